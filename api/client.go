@@ -1,0 +1,89 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"syscall"
+)
+
+// maxResponse caps how much of a reply the client reads.
+const maxResponse = 16 << 20
+
+// Client talks to one migrated over its unix socket.
+type Client struct {
+	socket string
+	http   *http.Client
+}
+
+// NewClient returns a client for the daemon listening on socket
+// (DefaultSocket when empty).
+func NewClient(socket string) *Client {
+	if socket == "" {
+		socket = DefaultSocket
+	}
+	d := net.Dialer{}
+	return &Client{
+		socket: socket,
+		http: &http.Client{Transport: &http.Transport{
+			DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+				return d.DialContext(ctx, "unix", socket)
+			},
+		}},
+	}
+}
+
+// Version asks the daemon who it is.
+func (c *Client) Version(ctx context.Context) (Version, error) {
+	var v Version
+	return v, c.get(ctx, "/v1/version", &v)
+}
+
+// Nodes lists the cluster members the daemon knows.
+func (c *Client) Nodes(ctx context.Context) ([]Node, error) {
+	var ns []Node
+	return ns, c.get(ctx, "/v1/nodes", &ns)
+}
+
+func (c *Client) get(ctx context.Context, path string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://migrated"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return c.dialError(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	if err != nil {
+		return fmt.Errorf("read reply from migrated: %w", err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		if json.Unmarshal(body, &e) == nil && e.Error != "" {
+			return errors.New(e.Error)
+		}
+		return fmt.Errorf("migrated: %s", resp.Status)
+	}
+	if err := json.Unmarshal(body, out); err != nil {
+		return fmt.Errorf("decode reply from migrated: %w", err)
+	}
+	return nil
+}
+
+func (c *Client) dialError(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		hint := ""
+		if errno == syscall.ENOENT || errno == syscall.ECONNREFUSED {
+			hint = " (is the daemon running?)"
+		}
+		return fmt.Errorf("cannot reach migrated at %s: %v%s", c.socket, errno, hint)
+	}
+	return fmt.Errorf("cannot reach migrated at %s: %w", c.socket, err)
+}

@@ -1,0 +1,208 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/cluster"
+	"github.com/migrate-dev/migrate/internal/buildinfo"
+)
+
+// Defaults for a daemon started without flags.
+const (
+	DefaultStateDir = "/var/lib/migrated"
+	DefaultQUICPort = 7947
+)
+
+// Config is the daemon's configuration; the zero value is a one-node
+// cluster with state under DefaultStateDir.
+type Config struct {
+	Name      string   // node name; default: the hostname
+	StateDir  string   // default DefaultStateDir
+	Socket    string   // API socket; default api.DefaultSocket
+	Bind      string   // gossip listen address ip:port; default 0.0.0.0:7946
+	Advertise string   // IP peers reach this node at; default: from Bind
+	QUICAddr  string   // migration endpoint advertised to peers; default ADVERTISE:7947
+	Join      []string // members to join (host:port)
+	KeyFile   string   // gossip key file (base64); empty: plaintext gossip
+	Logger    *slog.Logger
+}
+
+// Daemon is a running migrated.
+type Daemon struct {
+	cfg     Config
+	log     *slog.Logger
+	cluster *cluster.Cluster
+	procs   atomic.Int64 // processes this node runs on behalf of the cluster
+}
+
+func (cfg *Config) fill() error {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Name == "" {
+		h, err := os.Hostname()
+		if err != nil {
+			return fmt.Errorf("node name: %w", err)
+		}
+		cfg.Name = h
+	}
+	if cfg.StateDir == "" {
+		cfg.StateDir = DefaultStateDir
+	}
+	if cfg.Socket == "" {
+		cfg.Socket = api.DefaultSocket
+	}
+	if cfg.Bind == "" {
+		cfg.Bind = net.JoinHostPort("0.0.0.0", strconv.Itoa(cluster.DefaultPort))
+	}
+	host, _, err := net.SplitHostPort(cfg.Bind)
+	if err != nil {
+		return fmt.Errorf("bind address %q: %w", cfg.Bind, err)
+	}
+	if cfg.QUICAddr == "" {
+		adv := cfg.Advertise
+		if adv == "" && host != "0.0.0.0" && host != "::" {
+			adv = host
+		}
+		if adv == "" {
+			adv = guessOutboundIP()
+		}
+		cfg.QUICAddr = net.JoinHostPort(adv, strconv.Itoa(DefaultQUICPort))
+	}
+	return nil
+}
+
+// Run runs the daemon until ctx ends. It returns an error if it could not
+// start; a clean shutdown returns nil.
+func Run(ctx context.Context, cfg Config) error {
+	d, stop, err := Start(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	<-ctx.Done()
+	d.log.Info("shutting down")
+	return stop()
+}
+
+// Start brings the daemon up and returns it with a function that stops it.
+func Start(ctx context.Context, cfg Config) (*Daemon, func() error, error) {
+	if err := cfg.fill(); err != nil {
+		return nil, nil, err
+	}
+	d := &Daemon{cfg: cfg, log: cfg.Logger}
+	var undo []func()
+	fail := func(err error) (*Daemon, func() error, error) {
+		for i := len(undo) - 1; i >= 0; i-- {
+			undo[i]()
+		}
+		return nil, nil, err
+	}
+	var key []byte
+	if cfg.KeyFile != "" {
+		k, err := cluster.LoadKey(cfg.KeyFile)
+		if err != nil {
+			return fail(err)
+		}
+		key = k
+	}
+	unlock, err := lockStateDir(cfg.StateDir)
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, unlock)
+	ln, err := listenSocket(cfg.Socket)
+	if err != nil {
+		return fail(err)
+	}
+	undo = append(undo, func() { ln.Close(); os.Remove(cfg.Socket) })
+	cl, err := d.startCluster(ctx, key)
+	if err != nil {
+		return fail(err)
+	}
+	d.cluster = cl
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			d.log.Error("api server", "error", err)
+		}
+	}()
+	d.log.Info("migrated started", "node", cfg.Name, "gossip", cl.LocalAddr(), "quic", cfg.QUICAddr,
+		"socket", cfg.Socket, "state_dir", cfg.StateDir, "encrypted", key != nil, "version", buildinfo.String())
+	stop := func() error {
+		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+		err := cl.Leave(3 * time.Second)
+		os.Remove(cfg.Socket)
+		unlock()
+		return err
+	}
+	return d, stop, nil
+}
+
+func (d *Daemon) startCluster(ctx context.Context, key []byte) (*cluster.Cluster, error) {
+	host, portStr, _ := net.SplitHostPort(d.cfg.Bind)
+	port, err := strconv.Atoi(portStr)
+	if err != nil || port < 0 || port > 65535 {
+		return nil, fmt.Errorf("bind address %q: bad port", d.cfg.Bind)
+	}
+	if port == 0 {
+		port = -1
+	}
+	return cluster.Start(ctx, cluster.Config{
+		Name:          d.cfg.Name,
+		BindAddr:      host,
+		BindPort:      port,
+		AdvertiseAddr: d.cfg.Advertise,
+		Join:          d.cfg.Join,
+		Key:           key,
+		Meta:          d.meta,
+		Logger:        d.log,
+	})
+}
+
+// meta is what this node advertises.
+func (d *Daemon) meta() cluster.Meta {
+	s := readSysInfo()
+	return cluster.Meta{
+		QUICAddr:     d.cfg.QUICAddr,
+		Load1:        s.load1,
+		MemAvailable: s.memAvailable,
+		Procs:        int(d.procs.Load()),
+		Version:      buildinfo.String(),
+	}
+}
+
+// guessOutboundIP returns the address the kernel would use to reach the
+// outside, or 127.0.0.1 when there is no route (it sends nothing).
+func guessOutboundIP() string {
+	c, err := net.Dial("udp", "198.18.255.254:9")
+	if err != nil {
+		return "127.0.0.1"
+	}
+	defer c.Close()
+	return c.LocalAddr().(*net.UDPAddr).IP.String()
+}
+
+// stateDirPerm is the mode of the state directory: it will hold images.
+const stateDirPerm = 0o700
+
+func ensureDir(dir string, perm os.FileMode) error {
+	if err := os.MkdirAll(dir, perm); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	return nil
+}
+
+func socketDir(path string) string { return filepath.Dir(path) }
