@@ -23,6 +23,8 @@ func commands() []command {
 	return []command{
 		{"nodes", "list the cluster's nodes as the local daemon sees them", runNodes},
 		{"version", "print the version of this command and of the local daemon", runVersion},
+		{"checkpoint", "save a running process to a directory (PID DIR [--kill])", runCheckpoint},
+		{"restore", "rebuild a process from a checkpoint directory (DIR)", runRestore},
 		{"lab", "make, use and remove test hosts on this machine", runLab},
 	}
 }

@@ -157,6 +157,14 @@ func (fi FDInfo) Get(key string) (string, bool) {
 	return "", false
 }
 
+// Bits recording which required fdinfo keys were seen.
+const (
+	seenPos = 1 << iota
+	seenFlags
+	seenMntID
+	seenRequired = seenPos | seenFlags | seenMntID
+)
+
 // ParseFDInfo parses the contents of /proc/PID/fdinfo/N. The pos, flags
 // and mnt_id lines are required.
 func ParseFDInfo(b []byte) (FDInfo, error) {
@@ -178,7 +186,7 @@ func ParseFDInfo(b []byte) (FDInfo, error) {
 		}
 		seen |= bit
 	}
-	if seen != 7 {
+	if seen != seenRequired {
 		return fi, formatError("fdinfo lacks pos, flags or mnt_id")
 	}
 	return fi, nil
@@ -190,15 +198,15 @@ func (fi *FDInfo) set(key, val string) (int, error) {
 	case "pos":
 		v, err := parseInt(val, 64)
 		fi.Pos = v
-		return 1, err
+		return seenPos, err
 	case "flags":
 		v, err := parseOct(val, 32)
 		fi.Flags = uint32(v)
-		return 2, err
+		return seenFlags, err
 	case "mnt_id":
 		v, err := parseInt(val, 32)
 		fi.MntID = int(v)
-		return 4, err
+		return seenMntID, err
 	case "ino":
 		v, err := parseDec(val, 64)
 		fi.Ino = v

@@ -71,7 +71,8 @@ func ParseLimits(b []byte) (Rlimits, error) {
 // or -1 if line is not a known row.
 func limitRow(line string) (int, string) {
 	for i, name := range limitNames {
-		if rest, ok := strings.CutPrefix(line, name+" "); ok {
+		rest, ok := strings.CutPrefix(line, name)
+		if ok && strings.HasPrefix(rest, " ") {
 			return i, rest
 		}
 	}

@@ -46,8 +46,9 @@ type Mapping struct {
 	Inode      uint64
 	// Path is the file path or a pseudo-path such as "[heap]", "[stack]",
 	// "[vdso]" or "[anon:name]"; empty for unnamed anonymous memory. The
-	// " (deleted)" suffix is removed and reported in Deleted. Newlines in
-	// file names appear as the kernel escapes them ("\012").
+	// " (deleted)" suffix is removed and reported in Deleted; a live file
+	// whose name really ends in " (deleted)" is indistinguishable here.
+	// Newlines in file names appear as the kernel escapes them ("\012").
 	Path    string
 	Deleted bool
 }

@@ -108,3 +108,10 @@ func Run(name string, args ...string) (string, error) {
 	}
 	return string(out), nil
 }
+
+// CloexecInherited marks every descriptor above stderr close-on-exec, so
+// that processes the tests start do not inherit descriptors the test binary
+// got from whoever ran it (which checkpoints would then refuse).
+func CloexecInherited() error {
+	return unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+}

@@ -1,0 +1,132 @@
+package dumper
+
+import (
+	"crypto/sha256"
+	"fmt"
+	"strings"
+
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/fileid"
+	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/procfs"
+)
+
+// contentPolicy says which pages of a mapping carry state of their own.
+type contentPolicy int
+
+const (
+	contentNone      contentPolicy = iota // nothing to save (file is the truth, or kernel-made)
+	contentPrivate                        // present pages that are not the file's own
+	contentAllShared                      // every page (shared anonymous memory)
+)
+
+// mapping is a VMA of the image plus how to save its contents.
+type mapping struct {
+	vma     image.VMA
+	content contentPolicy
+}
+
+// buildVMAs turns smaps into image VMAs. It refuses mappings it cannot
+// restore, naming them; [vsyscall] is the kernel's and is skipped.
+func buildVMAs(pid int, entries []procfs.SmapsEntry, files *fileid.Cache) ([]mapping, error) {
+	var out []mapping
+	for _, e := range entries {
+		if e.Path == "[vsyscall]" {
+			continue
+		}
+		m, err := buildVMA(pid, e, files)
+		if err != nil {
+			return nil, fmt.Errorf("mapping %#x-%#x %s: %w", e.Start, e.End, e.Path, err)
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error) {
+	switch {
+	case e.VMFlags&procfs.VMHugeTLB != 0:
+		return mapping{}, errNotSupported("hugetlb memory")
+	case e.VMFlags&(procfs.VMIO|procfs.VMPFNMap) != 0 && !strings.HasPrefix(e.Path, "[vvar"):
+		return mapping{}, errNotSupported("device memory (io/pfnmap)")
+	case e.Deleted && e.IsFile():
+		return mapping{}, errNotSupported("mapping of a deleted file")
+	}
+	v := image.VMA{Start: e.Start, End: e.End, Prot: protOf(e.Perms), Name: e.Path}
+	shared := e.VMFlags.Shared()
+	if shared {
+		v.Flags = image.MapShared
+	} else {
+		v.Flags = image.MapPrivate
+	}
+	if e.VMFlags.GrowsDown() {
+		v.Flags |= image.MapGrowsdown
+	}
+	m := mapping{vma: v}
+	switch {
+	case e.Path == "[vdso]":
+		m.vma.Kind = image.VMAVDSO
+		id, err := vdsoID(pid, e)
+		if err != nil {
+			return mapping{}, err
+		}
+		m.vma.File = &id
+	case e.Path == "[vvar]":
+		m.vma.Kind = image.VMAVVar
+	case e.Path == "[vvar_vclock]":
+		m.vma.Kind = image.VMAVVarVClock
+	case e.IsFile():
+		id, err := files.Of(e.Path)
+		if err != nil {
+			return mapping{}, err
+		}
+		m.vma.Kind, m.vma.File, m.vma.Offset = image.VMAFile, &id, e.Offset
+		if !shared {
+			m.content = contentPrivate
+		}
+	case strings.HasPrefix(e.Path, "[") && !strings.HasPrefix(e.Path, "[anon:") &&
+		e.Path != "[heap]" && e.Path != "[stack]":
+		return mapping{}, errNotSupported("special mapping " + e.Path)
+	default:
+		m.vma.Flags |= image.MapAnonymous
+		m.vma.Kind = image.VMAAnon
+		switch {
+		case e.Path == "[heap]":
+			m.vma.Kind = image.VMAHeap
+		case e.Path == "[stack]":
+			m.vma.Kind = image.VMAStack
+		case m.vma.Prot == 0:
+			m.vma.Kind = image.VMAGuard
+		}
+		m.content = contentPrivate
+		if shared {
+			m.content = contentAllShared
+		}
+	}
+	return m, nil
+}
+
+func protOf(p procfs.Perms) uint32 {
+	var prot uint32
+	if p&procfs.PermRead != 0 {
+		prot |= image.ProtRead
+	}
+	if p&procfs.PermWrite != 0 {
+		prot |= image.ProtWrite
+	}
+	if p&procfs.PermExec != 0 {
+		prot |= image.ProtExec
+	}
+	return prot
+}
+
+// vdsoID records the size and a hash of the source's vdso, so that a
+// restore on a kernel with another vdso is refused.
+func vdsoID(pid int, e procfs.SmapsEntry) (image.FileID, error) {
+	buf := make([]byte, e.End-e.Start)
+	if err := linux.ReadMem(pid, e.Start, buf); err != nil {
+		return image.FileID{}, fmt.Errorf("read vdso: %w", err)
+	}
+	sum := sha256.Sum256(buf)
+	return image.FileID{Path: "[vdso]", Size: int64(len(buf)), SHA256: sum[:]}, nil
+}

@@ -1,0 +1,62 @@
+package fileid
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+func TestELFBuildID(t *testing.T) {
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := Of("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(id.BuildID) == 0 {
+		t.Skip("/bin/sh has no build-id")
+	}
+	if len(id.SHA256) != 0 {
+		t.Error("ELF file with build-id also hashed")
+	}
+	if err := Compare(id, id); err != nil {
+		t.Error(err)
+	}
+	_ = exe
+}
+
+func TestMismatch(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "data")
+	os.WriteFile(p, []byte("hello world"), 0o644)
+	a, err := Of(p)
+	if err != nil || len(a.SHA256) != 32 || a.Size != 11 {
+		t.Fatalf("%+v %v", a, err)
+	}
+	os.WriteFile(p, []byte("hello World"), 0o644)
+	b, _ := Of(p)
+	if err := Compare(a, b); !errors.Is(err, ErrMismatch) {
+		t.Errorf("same size, other content: %v", err)
+	}
+	os.WriteFile(p, []byte("hello"), 0o644)
+	c, _ := Of(p)
+	if err := Compare(a, c); !errors.Is(err, ErrMismatch) {
+		t.Errorf("other size: %v", err)
+	}
+}
+
+func FuzzFindBuildID(f *testing.F) {
+	f.Add([]byte("\x04\x00\x00\x00\x04\x00\x00\x00\x03\x00\x00\x00GNU\x00abcd"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		findBuildID(b, leOrder{})
+	})
+}
+
+type leOrder struct{}
+
+func (leOrder) Uint32(b []byte) uint32 {
+	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
+}

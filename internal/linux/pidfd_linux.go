@@ -1,0 +1,47 @@
+//go:build linux
+
+package linux
+
+import (
+	"fmt"
+
+	"golang.org/x/sys/unix"
+)
+
+// PidfdOpen returns a pidfd (O_CLOEXEC) for process pid. flags may be 0,
+// unix.PIDFD_NONBLOCK or unix.PIDFD_THREAD.
+func PidfdOpen(pid int, flags int) (int, error) {
+	fd, err := retryOnEINTR2(func() (int, error) { return unix.PidfdOpen(pid, flags) })
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_open pid %d: %w", pid, err)
+	}
+	return fd, nil
+}
+
+// PidfdGetfd duplicates file descriptor targetfd of the process behind
+// pidfd into the calling process (with O_CLOEXEC). It needs
+// PTRACE_MODE_ATTACH_REALCREDS over the target.
+func PidfdGetfd(pidfd, targetfd int) (int, error) {
+	fd, err := retryOnEINTR2(func() (int, error) { return unix.PidfdGetfd(pidfd, targetfd, 0) })
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_getfd pidfd %d fd %d: %w", pidfd, targetfd, err)
+	}
+	return fd, nil
+}
+
+// PidfdSendSignal sends sig to the process behind pidfd, as kill(2) would.
+func PidfdSendSignal(pidfd int, sig unix.Signal) error {
+	err := retryOnEINTR(func() error { return unix.PidfdSendSignal(pidfd, sig, nil, 0) })
+	if err != nil {
+		return fmt.Errorf("pidfd_send_signal pidfd %d sig %d: %w", pidfd, sig, err)
+	}
+	return nil
+}
+
+// Tgkill sends sig to thread tid of thread group tgid.
+func Tgkill(tgid, tid int, sig unix.Signal) error {
+	if err := unix.Tgkill(tgid, tid, sig); err != nil {
+		return fmt.Errorf("tgkill tgid %d tid %d sig %d: %w", tgid, tid, sig, err)
+	}
+	return nil
+}

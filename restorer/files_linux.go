@@ -1,0 +1,162 @@
+package restorer
+
+import (
+	"fmt"
+
+	"github.com/migrate-dev/migrate/image"
+	"golang.org/x/sys/unix"
+)
+
+// asProcess runs fn with the task's filesystem identity set to the image's
+// (supplementary groups, fsgid, fsuid), so that every open is checked
+// against the restored process's own permissions: root's DAC capabilities
+// are dropped while fsuid is not 0. Afterwards the task is root again for
+// the rest of the restore.
+func (t *task) asProcess(c image.Creds, fn func() error) error {
+	if err := t.setGroups(c.Groups); err != nil {
+		return err
+	}
+	if _, err := t.call(unix.SYS_SETFSGID, uint64(c.FSGID)); err != nil {
+		return fmt.Errorf("setfsgid %d: %w", c.FSGID, err)
+	}
+	if _, err := t.call(unix.SYS_SETFSUID, uint64(c.FSUID)); err != nil {
+		return fmt.Errorf("setfsuid %d: %w", c.FSUID, err)
+	}
+	ferr := fn()
+	_, uerr := t.call(unix.SYS_SETFSUID, 0)
+	_, gerr := t.call(unix.SYS_SETFSGID, 0)
+	if ferr != nil {
+		return ferr
+	}
+	if uerr != nil || gerr != nil {
+		return fmt.Errorf("return to root filesystem identity: %v %v", uerr, gerr)
+	}
+	return nil
+}
+
+func (t *task) setGroups(groups []uint32) error {
+	defer t.reset()
+	b := make([]byte, 4*len(groups))
+	for i, g := range groups {
+		b[4*i], b[4*i+1], b[4*i+2], b[4*i+3] = byte(g), byte(g>>8), byte(g>>16), byte(g>>24)
+	}
+	addr := uint64(0)
+	if len(b) > 0 {
+		var err error
+		if addr, err = t.put(b); err != nil {
+			return err
+		}
+	}
+	if _, err := t.call(unix.SYS_SETGROUPS, uint64(len(groups)), addr); err != nil {
+		return fmt.Errorf("setgroups %v: %w", groups, err)
+	}
+	return nil
+}
+
+// atFDCWD is AT_FDCWD as a system call argument.
+var atFDCWD = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
+
+// open opens path in the task; errors name the file and the identity.
+func (t *task) open(path string, flags uint64, who image.Creds) (uint64, error) {
+	defer t.reset()
+	p, err := t.putString(path)
+	if err != nil {
+		return 0, err
+	}
+	fd, err := t.call(unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return 0, fmt.Errorf("open %s as uid %d gid %d: %w", path, who.FSUID, who.FSGID, err)
+	}
+	return fd, nil
+}
+
+// openMappedFiles opens every file the process maps, once per path: read
+// only for private mappings, read-write only for writable shared ones.
+func (t *task) openMappedFiles(p *image.Process) (map[string]uint64, error) {
+	fds := make(map[string]uint64)
+	write := make(map[string]bool)
+	for _, v := range p.MM.VMAs {
+		if v.Kind == image.VMAFile && v.Flags&image.MapShared != 0 && v.Prot&image.ProtWrite != 0 {
+			write[v.File.Path] = true
+		}
+	}
+	for _, v := range p.MM.VMAs {
+		if v.Kind != image.VMAFile {
+			continue
+		}
+		if _, ok := fds[v.File.Path]; ok {
+			continue
+		}
+		flags := uint64(unix.O_RDONLY)
+		if write[v.File.Path] {
+			flags = unix.O_RDWR
+		}
+		fd, err := t.open(v.File.Path, flags, p.Creds)
+		if err != nil {
+			t.closeAll(fds)
+			return nil, fmt.Errorf("mapping %#x-%#x: %w", v.Start, v.End, err)
+		}
+		fds[v.File.Path] = fd
+	}
+	return fds, nil
+}
+
+func (t *task) closeAll(fds map[string]uint64) {
+	for _, fd := range fds {
+		_, _ = t.call(unix.SYS_CLOSE, fd)
+	}
+}
+
+// openFDs recreates the process's file descriptors at their numbers, with
+// their flags and offsets.
+func (t *task) openFDs(p *image.Process) error {
+	for _, f := range p.FDs {
+		if err := t.openFD(f, p.Creds); err != nil {
+			return fmt.Errorf("fd %d: %w", f.Num, err)
+		}
+	}
+	return nil
+}
+
+func (t *task) openFD(f image.FD, who image.Creds) error {
+	flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY)
+	fd, err := t.open(f.Path, flags, who)
+	if err != nil {
+		return err
+	}
+	num := uint64(f.Num)
+	cloexec := uint64(0)
+	if f.CloExec {
+		cloexec = unix.O_CLOEXEC
+	}
+	if fd != num {
+		if _, err := t.call(unix.SYS_DUP3, fd, num, cloexec); err != nil {
+			return fmt.Errorf("dup3 to %d: %w", num, err)
+		}
+		if _, err := t.call(unix.SYS_CLOSE, fd); err != nil {
+			return err
+		}
+	} else if !f.CloExec {
+		if _, err := t.call(unix.SYS_FCNTL, num, unix.F_SETFD, 0); err != nil {
+			return err
+		}
+	}
+	if f.Pos > 0 && f.File != nil {
+		if _, err := t.call(unix.SYS_LSEEK, num, uint64(f.Pos), unix.SEEK_SET); err != nil {
+			return fmt.Errorf("seek to %d: %w", f.Pos, err)
+		}
+	}
+	return nil
+}
+
+func (t *task) chdir(dir string) error {
+	defer t.reset()
+	p, err := t.putString(dir)
+	if err != nil {
+		return err
+	}
+	if _, err := t.call(unix.SYS_CHDIR, p); err != nil {
+		return fmt.Errorf("chdir %s: %w", dir, err)
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+package restorer_test
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/migrate-dev/migrate/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	if err := testutil.CloexecInherited(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Exit(m.Run())
+}

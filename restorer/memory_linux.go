@@ -1,0 +1,229 @@
+package restorer
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/procfs"
+	"golang.org/x/sys/unix"
+)
+
+// areaCandidates are places for the scratch area and gadget, tried in
+// order; those overlapping the image's mappings are dropped.
+func areaCandidates(vmas []image.VMA) []uint64 {
+	var out []uint64
+	for _, a := range []uint64{0x2000_0000_0000, 0x3000_0000_0000, 0x1000_0000_0000, 0x6000_0000_0000, 0x1_0000_0000, 0x1000_0000} {
+		if !overlaps(vmas, a, a+areaSize+specialRoom) {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// specialRoom is space after the area where vdso and vvar wait while they
+// move to their final places.
+const specialRoom = 64 * linux.PageSize
+
+func overlaps(vmas []image.VMA, start, end uint64) bool {
+	for _, v := range vmas {
+		if v.Start < end && start < v.End {
+			return true
+		}
+	}
+	return false
+}
+
+var specialNames = map[string]image.VMAKind{
+	"[vdso]": image.VMAVDSO, "[vvar]": image.VMAVVar, "[vvar_vclock]": image.VMAVVarVClock,
+}
+
+func isSpecial(k image.VMAKind) bool {
+	return k == image.VMAVDSO || k == image.VMAVVar || k == image.VMAVVarVClock
+}
+
+// clearLayout unmaps everything the task inherited from the stub except
+// the area and the kernel's special mappings.
+func (t *task) clearLayout() (map[image.VMAKind]procfs.Mapping, error) {
+	maps, err := procfs.Maps(t.pid)
+	if err != nil {
+		return nil, err
+	}
+	specials := make(map[image.VMAKind]procfs.Mapping)
+	for _, m := range maps {
+		if k, ok := specialNames[m.Path]; ok {
+			specials[k] = m
+			continue
+		}
+		if m.Path == "[vsyscall]" || (m.Start >= t.scratch && m.End <= t.gadget+linux.PageSize) {
+			continue
+		}
+		if _, err := t.call(unix.SYS_MUNMAP, m.Start, m.End-m.Start); err != nil {
+			return nil, fmt.Errorf("unmap %#x-%#x %s: %w", m.Start, m.End, m.Path, err)
+		}
+	}
+	return specials, nil
+}
+
+// placeSpecials moves vdso and vvar to where the source had them, keeping
+// their relative layout; the precheck made sure they are the same size.
+func (t *task) placeSpecials(have map[image.VMAKind]procfs.Mapping, vmas []image.VMA) error {
+	want := make(map[image.VMAKind]image.VMA)
+	for _, v := range vmas {
+		if isSpecial(v.Kind) {
+			want[v.Kind] = v
+		}
+	}
+	tmp := t.gadget + linux.PageSize
+	moved := make(map[image.VMAKind]uint64)
+	for k, m := range have { // first out of the way, then into place
+		if _, ok := want[k]; !ok {
+			if _, err := t.call(unix.SYS_MUNMAP, m.Start, m.End-m.Start); err != nil {
+				return fmt.Errorf("unmap %s: %w", m.Path, err)
+			}
+			continue
+		}
+		if err := t.mremap(m.Start, m.End-m.Start, tmp); err != nil {
+			return fmt.Errorf("move %s: %w", m.Path, err)
+		}
+		moved[k] = tmp
+		tmp += m.End - m.Start
+	}
+	for k, at := range moved {
+		v := want[k]
+		if err := t.mremap(at, v.End-v.Start, v.Start); err != nil {
+			return fmt.Errorf("move %s to %#x: %w", k, v.Start, err)
+		}
+	}
+	return nil
+}
+
+func (t *task) mremap(from, size, to uint64) error {
+	_, err := t.call(unix.SYS_MREMAP, from, size, size, unix.MREMAP_MAYMOVE|unix.MREMAP_FIXED, to)
+	return err
+}
+
+// mapVMAs creates every non-special mapping of the image. Mappings that
+// will receive pages are made writable for now (protect restores them);
+// shared file mappings get exactly their protection: a read-only shared
+// mapping is never written through. files gives the task's descriptors
+// for file mappings.
+func (t *task) mapVMAs(vmas []image.VMA, filled []bool, files map[string]uint64) error {
+	for i, v := range vmas {
+		if isSpecial(v.Kind) {
+			continue
+		}
+		prot := uint64(v.Prot)
+		if filled[i] {
+			prot |= unix.PROT_READ | unix.PROT_WRITE
+		}
+		flags := uint64(v.Flags) | unix.MAP_FIXED
+		fd := ^uint64(0)
+		if v.Kind == image.VMAFile {
+			fd = files[v.File.Path]
+		}
+		if _, err := t.call(unix.SYS_MMAP, v.Start, v.End-v.Start, prot, flags, fd, v.Offset); err != nil {
+			return fmt.Errorf("map %#x-%#x %s: %w", v.Start, v.End, v.Name, err)
+		}
+		if name, ok := anonName(v.Name); ok {
+			if err := t.nameVMA(v, name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func anonName(n string) (string, bool) {
+	if strings.HasPrefix(n, "[anon:") && strings.HasSuffix(n, "]") {
+		return n[len("[anon:") : len(n)-1], true
+	}
+	return "", false
+}
+
+// nameVMA restores the name of an anonymous mapping (PR_SET_VMA).
+func (t *task) nameVMA(v image.VMA, name string) error {
+	const prSetVMA, prSetVMAAnonName = 0x53564d41, 0
+	defer t.reset()
+	p, err := t.putString(name)
+	if err != nil {
+		return err
+	}
+	if _, err := t.call(unix.SYS_PRCTL, prSetVMA, prSetVMAAnonName, v.Start, v.End-v.Start, p); err != nil {
+		return fmt.Errorf("name mapping %#x-%#x %q: %w", v.Start, v.End, name, err)
+	}
+	return nil
+}
+
+// filledVMAs marks the mappings that receive page contents.
+func filledVMAs(vmas []image.VMA, pm *image.PageMap) []bool {
+	filled := make([]bool, len(vmas))
+	i := 0
+	for _, r := range pm.Runs {
+		for i < len(vmas) && vmas[i].End <= r.Addr {
+			i++
+		}
+		for j := i; j < len(vmas) && vmas[j].Start < r.End(); j++ {
+			if r.Kind == image.PageData || vmas[j].Kind == image.VMAFile {
+				filled[j] = true
+			}
+		}
+	}
+	return filled
+}
+
+// protect gives the filled mappings their real protection.
+func (t *task) protect(vmas []image.VMA, filled []bool) error {
+	for i, v := range vmas {
+		if !filled[i] || v.Prot == unix.PROT_READ|unix.PROT_WRITE {
+			continue
+		}
+		if _, err := t.call(unix.SYS_MPROTECT, v.Start, v.End-v.Start, uint64(v.Prot)); err != nil {
+			return fmt.Errorf("protect %#x-%#x %s: %w", v.Start, v.End, v.Name, err)
+		}
+	}
+	return nil
+}
+
+// writePages copies the page contents into the task with
+// process_vm_writev. Zero runs need writing only over file mappings (fresh
+// anonymous memory is zero already).
+func (t *task) writePages(pr *image.PageReader, vmas []image.VMA) (PageStats, error) {
+	var st PageStats
+	zeros := make([]byte, image.MaxRunPages*image.PageSize)
+	err := pr.Each(func(r image.PageRun, data []byte) error {
+		if r.Kind == image.PageZero {
+			st.ZeroPages += uint64(r.NPages)
+			if !overFile(vmas, r) {
+				return nil
+			}
+			data = zeros[:min(uint64(len(zeros)), r.Len())]
+			for a := r.Addr; a < r.End(); a += uint64(len(data)) {
+				n := min(uint64(len(data)), r.End()-a)
+				if err := linux.WriteMem(t.pid, a, data[:n]); err != nil {
+					return err
+				}
+			}
+			return nil
+		}
+		st.DataPages += uint64(r.NPages)
+		_, err := linux.ProcessVMWritev(t.pid, [][]byte{data}, []linux.RemoteRange{{Addr: r.Addr, Len: r.Len()}})
+		return err
+	})
+	return st, err
+}
+
+func overFile(vmas []image.VMA, r image.PageRun) bool {
+	for _, v := range vmas {
+		if v.Kind == image.VMAFile && v.Start < r.End() && r.Addr < v.End {
+			return true
+		}
+	}
+	return false
+}
+
+// PageStats counts what a restore wrote.
+type PageStats struct {
+	DataPages, ZeroPages uint64
+}

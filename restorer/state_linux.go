@@ -1,0 +1,243 @@
+package restorer
+
+import (
+	"encoding/binary"
+	"fmt"
+
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/linux"
+	"golang.org/x/sys/unix"
+)
+
+// step is one named part of the restore, so that errors say which.
+type step struct {
+	what string
+	fn   func() error
+}
+
+func runSteps(steps []step) error {
+	for _, s := range steps {
+		if err := s.fn(); err != nil {
+			return fmt.Errorf("restore %s: %w", s.what, err)
+		}
+	}
+	return nil
+}
+
+// restoreState restores the process-wide and thread state other than
+// memory and credentials. exe is the task's descriptor of the executable.
+func (t *task) restoreState(p *image.Process, th *image.Thread, exe uint64) error {
+	return runSteps([]step{
+		{"rlimits", func() error { return t.setRlimits(p.Rlimits) }},
+		{"sigactions", func() error { return t.setSigactions(p.SigActions) }},
+		{"sigaltstack", func() error { return t.setAltstack(th.Altstack) }},
+		{"itimers", func() error { return t.setITimers(p.ITimers) }},
+		{"umask", func() error { _, err := t.call(unix.SYS_UMASK, uint64(p.Umask)); return err }},
+		{"personality", func() error { _, err := t.call(unix.SYS_PERSONALITY, uint64(p.Personality)); return err }},
+		{"comm", func() error { return t.setComm(th.Comm) }},
+		{"prctl state", func() error { return t.setPrctls(p) }},
+		{"clear_child_tid", func() error { _, err := t.call(unix.SYS_SET_TID_ADDRESS, th.ClearChildTID); return err }},
+		{"robust list", func() error { return t.setRobustList(th) }},
+		{"rseq", func() error { return t.setRseq(th.Rseq) }},
+		{"ldt", func() error { return t.setLDT(p.LDT) }},
+		{"mm fields", func() error { return t.setMM(&p.MM, exe) }},
+	})
+}
+
+func (t *task) setRlimits(lims []image.Rlimit) error {
+	for res, l := range lims {
+		addr, err := t.putWords(l.Cur, l.Max)
+		if err != nil {
+			return err
+		}
+		_, err = t.call(unix.SYS_PRLIMIT64, 0, uint64(res), addr, 0)
+		t.reset()
+		if err != nil {
+			return fmt.Errorf("resource %d (cur %d max %d): %w", res, l.Cur, l.Max, err)
+		}
+	}
+	return nil
+}
+
+func (t *task) setSigactions(acts []image.SigAction) error {
+	for i, a := range acts {
+		sig := i + 1
+		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		addr, err := t.putWords(a.Handler, a.Flags, a.Restorer, a.Mask)
+		if err != nil {
+			return err
+		}
+		_, err = t.call(unix.SYS_RT_SIGACTION, uint64(sig), addr, 0, 8)
+		t.reset()
+		if err != nil {
+			return fmt.Errorf("signal %d: %w", sig, err)
+		}
+	}
+	return nil
+}
+
+// sigaltstack flags (<asm-generic/signal-defs.h>).
+const (
+	ssOnStack = 1
+	ssDisable = 2
+)
+
+func (t *task) setAltstack(a image.Altstack) error {
+	if a.Flags&ssDisable != 0 {
+		return nil // the default
+	}
+	defer t.reset()
+	addr, err := t.putWords(a.SP, uint64(a.Flags&^ssOnStack), a.Size)
+	if err != nil {
+		return err
+	}
+	_, err = t.call(unix.SYS_SIGALTSTACK, addr, 0)
+	return err
+}
+
+func (t *task) setITimers(its [3]image.ITimer) error {
+	for which, it := range its {
+		if it.ValueNS == 0 && it.IntervalNS == 0 {
+			continue
+		}
+		tv := func(ns int64) (uint64, uint64) { return uint64(ns / 1e9), uint64(ns % 1e9 / 1e3) }
+		is, iu := tv(it.IntervalNS)
+		vs, vu := tv(it.ValueNS)
+		if vs == 0 && vu == 0 {
+			vu = 1 // armed but due now: 0 would disarm it
+		}
+		addr, err := t.putWords(is, iu, vs, vu)
+		if err != nil {
+			return err
+		}
+		_, err = t.call(unix.SYS_SETITIMER, uint64(which), addr, 0)
+		t.reset()
+		if err != nil {
+			return fmt.Errorf("timer %d: %w", which, err)
+		}
+	}
+	return nil
+}
+
+func (t *task) setComm(comm string) error {
+	defer t.reset()
+	addr, err := t.putString(comm)
+	if err != nil {
+		return err
+	}
+	_, err = t.call(unix.SYS_PRCTL, unix.PR_SET_NAME, addr)
+	return err
+}
+
+func (t *task) setPrctls(p *image.Process) error {
+	for _, c := range []struct {
+		opt, val uint64
+	}{
+		{unix.PR_SET_TIMERSLACK, p.TimerSlackNS},
+		{unix.PR_SET_PDEATHSIG, uint64(p.PdeathSig)},
+		{unix.PR_SET_CHILD_SUBREAPER, b2u(p.ChildSubreaper)},
+		{unix.PR_SET_THP_DISABLE, b2u(p.THPDisabled)},
+	} {
+		if _, err := t.call(unix.SYS_PRCTL, c.opt, c.val, 0, 0, 0); err != nil {
+			return fmt.Errorf("prctl %d: %w", c.opt, err)
+		}
+	}
+	return nil
+}
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func (t *task) setRobustList(th *image.Thread) error {
+	if th.RobustList == 0 {
+		return nil
+	}
+	_, err := t.call(unix.SYS_SET_ROBUST_LIST, th.RobustList, th.RobustListLen)
+	return err
+}
+
+func (t *task) setRseq(r *image.Rseq) error {
+	if r == nil {
+		return nil
+	}
+	_, err := t.call(unix.SYS_RSEQ, r.Addr, uint64(r.Len), uint64(r.Flags), uint64(r.Sig))
+	return err
+}
+
+func (t *task) setLDT(raw []byte) error {
+	for _, d := range linux.DecodeLDT(raw) {
+		addr, err := t.put(d.Append(nil))
+		if err != nil {
+			return err
+		}
+		_, err = t.call(unix.SYS_MODIFY_LDT, 0x11, addr, linux.SizeofUserDesc)
+		t.reset()
+		if err != nil {
+			return fmt.Errorf("entry %d: %w", d.EntryNumber, err)
+		}
+	}
+	return nil
+}
+
+// setMM sets the mm fields, the saved auxv and the exe link with one
+// PR_SET_MM_MAP.
+func (t *task) setMM(mm *image.MM, exe uint64) error {
+	defer t.reset()
+	auxv := make([]byte, 8*len(mm.Auxv))
+	for i, w := range mm.Auxv {
+		binary.LittleEndian.PutUint64(auxv[8*i:], w)
+	}
+	auxvAddr, err := t.put(auxv)
+	if err != nil {
+		return err
+	}
+	m := linux.PrctlMMMap{
+		StartCode: mm.StartCode, EndCode: mm.EndCode, StartData: mm.StartData, EndData: mm.EndData,
+		StartBrk: mm.StartBrk, Brk: mm.Brk, StartStack: mm.StartStack,
+		ArgStart: mm.ArgStart, ArgEnd: mm.ArgEnd, EnvStart: mm.EnvStart, EnvEnd: mm.EnvEnd,
+		Auxv: auxvAddr, AuxvSize: uint32(len(auxv)), ExeFd: uint32(exe),
+	}
+	b := m.Append(nil)
+	addr, err := t.put(b)
+	if err != nil {
+		return err
+	}
+	_, err = t.call(unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, uint64(len(b)), 0)
+	return err
+}
+
+// queueSignals puts the pending signals back, sent by the task to itself
+// so that their siginfo is kept as it was.
+func (t *task) queueSignals(shared, own []image.SigInfo) error {
+	send := func(si image.SigInfo, nr uintptr, args ...uint64) error {
+		defer t.reset()
+		addr, err := t.put(si.Raw[:])
+		if err != nil {
+			return err
+		}
+		sig := uint64(binary.LittleEndian.Uint32(si.Raw[:4]))
+		_, err = t.call(nr, append(args, sig, addr)...)
+		if err != nil {
+			return fmt.Errorf("signal %d: %w", sig, err)
+		}
+		return nil
+	}
+	pid := uint64(t.pid)
+	for _, si := range shared {
+		if err := send(si, unix.SYS_RT_SIGQUEUEINFO, pid); err != nil {
+			return err
+		}
+	}
+	for _, si := range own {
+		if err := send(si, unix.SYS_RT_TGSIGQUEUEINFO, pid, pid); err != nil {
+			return err
+		}
+	}
+	return nil
+}
