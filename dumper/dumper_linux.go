@@ -114,6 +114,11 @@ func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (
 	if err != nil {
 		return st, err
 	}
+	if testHookCollected != nil {
+		if err := testHookCollected(pid); err != nil {
+			return st, err
+		}
+	}
 	if err := f.savePages(ctx, w, p, &st); err != nil {
 		return st, err
 	}
@@ -128,6 +133,11 @@ func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (
 	}
 	return st, f.release()
 }
+
+// testHookCollected, when set by a test, runs after the state is read and
+// before pages are saved: the last point where an abort must undo the
+// injected scratch mapping.
+var testHookCollected func(pid int) error
 
 func alive(pid int) bool { return unix.Kill(pid, 0) == nil }
 
@@ -253,6 +263,11 @@ func (f *frozen) readThread(tid int) (*image.Thread, error) {
 	if t.Comm, err = procfs.TaskComm(f.pid, tid); err != nil {
 		return nil, err
 	}
+	st, err := procfs.TaskStat(f.pid, tid)
+	if err != nil {
+		return nil, err
+	}
+	t.Nice = int32(st.Nice)
 	return t, nil
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/fileid"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -30,9 +31,30 @@ func collectFDs(pid int, files *fileid.Cache) ([]image.FD, error) {
 		if err != nil {
 			return nil, fmt.Errorf("fd %d: %w", fd.Num, err)
 		}
+		if f.DupOf, err = sharedWith(pid, f, out); err != nil {
+			return nil, err
+		}
 		out = append(out, f)
 	}
 	return out, nil
+}
+
+// sharedWith finds an earlier descriptor with the same open file
+// description (dup, 2>&1) and returns 1 + its number, or 0.
+func sharedWith(pid int, f image.FD, earlier []image.FD) (int32, error) {
+	for _, e := range earlier {
+		if e.Path != f.Path || e.DupOf != 0 {
+			continue
+		}
+		same, err := linux.SameFile(pid, int(e.Num), pid, int(f.Num))
+		if err != nil {
+			return 0, err
+		}
+		if same {
+			return e.Num + 1, nil
+		}
+	}
+	return 0, nil
 }
 
 func describeFD(pid int, fd procfs.FD, files *fileid.Cache) (image.FD, error) {

@@ -118,6 +118,7 @@ const (
 	fThrRobustListLen = 9  // varint
 	fThrClearChildTID = 10 // varint
 	fThrAltstack      = 11 // bytes: Altstack
+	fThrNice          = 12 // varint: zigzag int32
 )
 
 // SigAction, Rlimit, ITimer, Rseq, Altstack.
@@ -152,6 +153,7 @@ const (
 	fFDPos     = 5 // varint: zigzag int64
 	fFDCloExec = 6 // varint: bool
 	fFDFile    = 7 // bytes: FileID (present iff File != nil)
+	fFDDupOf   = 8 // varint: zigzag int32, earlier fd sharing the description + 1
 )
 
 // PageMap and PageRun.

@@ -38,6 +38,7 @@ func testThread(tid int32) Thread {
 		RobustListLen: 24,
 		ClearChildTID: 0x7f0000003000,
 		Altstack:      Altstack{SP: 0x7f0000100000, Flags: 2, Size: 8192},
+		Nice:          -5,
 	}
 }
 
@@ -74,7 +75,7 @@ func testProcess(pid, ppid int32, nthreads int) Process {
 		Rlimits:       []Rlimit{{Cur: 1 << 20, Max: ^uint64(0)}, {Cur: 8 << 20, Max: 16 << 20}},
 		FDs: []FD{
 			{Num: 1, Kind: FDFile, Path: "/dev/null", Flags: 2, Pos: 1, CloExec: true, File: &FileID{Path: "/dev/null", Mode: 0o20666, Size: 1, BuildID: []byte{1}, SHA256: []byte{2}, Deleted: true}},
-			{Num: 3, Kind: FDPipe, Path: "pipe:[1234]", Flags: 1, Pos: 2, CloExec: true, File: &FileID{Path: "p", Size: 2, Mode: 3, BuildID: []byte{4}, SHA256: []byte{5}, Deleted: true}},
+			{Num: 3, Kind: FDPipe, Path: "pipe:[1234]", Flags: 1, Pos: 2, CloExec: true, File: &FileID{Path: "p", Size: 2, Mode: 3, BuildID: []byte{4}, SHA256: []byte{5}, Deleted: true}, DupOf: 2},
 		},
 		Cwd: "/tmp", Root: "/", Umask: 0o22, Personality: 0x0040000,
 		ITimers:    [3]ITimer{{IntervalNS: 1, ValueNS: 2}, {IntervalNS: 3, ValueNS: 4}, {IntervalNS: 5, ValueNS: 6}},
@@ -135,6 +136,18 @@ func checkAllSet(t *testing.T, v reflect.Value, path string) {
 			return
 		}
 		n := v.Len()
+		if v.Kind() == reflect.Slice && v.Type().Elem().Kind() == reflect.Struct && n > 1 {
+			// A field may be set in any element (a descriptor can only
+			// share the description of an earlier one, say).
+			for f := range v.Type().Elem().NumField() {
+				i := 0
+				for i < n-1 && v.Index(i).Field(f).IsZero() {
+					i++
+				}
+				checkAllSet(t, v.Index(i).Field(f), fmt.Sprintf("%s[%d].%s", path, i, v.Type().Elem().Field(f).Name))
+			}
+			return
+		}
 		if v.Kind() == reflect.Slice {
 			n = min(n, 1)
 		}

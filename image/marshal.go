@@ -141,7 +141,8 @@ func (t *Thread) append(b []byte) []byte {
 	b = putUint(b, fThrRobustList, t.RobustList)
 	b = putUint(b, fThrRobustListLen, t.RobustListLen)
 	b = putUint(b, fThrClearChildTID, t.ClearChildTID)
-	return putMsg(b, fThrAltstack, t.Altstack.append)
+	b = putMsg(b, fThrAltstack, t.Altstack.append)
+	return putInt(b, fThrNice, int64(t.Nice))
 }
 
 func (s *SigAction) append(b []byte) []byte {
@@ -184,5 +185,6 @@ func (d *FD) append(b []byte) []byte {
 	if d.File != nil {
 		b = putMsg(b, fFDFile, d.File.append)
 	}
+	b = putInt(b, fFDDupOf, int64(d.DupOf))
 	return b
 }

@@ -108,6 +108,7 @@ type Thread struct {
 	RobustListLen uint64
 	ClearChildTID uint64   // set_tid_address / PR_GET_TID_ADDRESS
 	Altstack      Altstack // sigaltstack
+	Nice          int32    // nice value, -20..19 (per thread in Linux)
 }
 
 // SigAction is a kernel struct sigaction for one signal.
@@ -166,4 +167,8 @@ type FD struct {
 	Pos     int64   // file offset
 	CloExec bool    // FD_CLOEXEC
 	File    *FileID // identity of a regular file; nil for other kinds
+	// DupOf is 1 + the number of an earlier descriptor that shares this
+	// one's open file description (dup, dup2, 2>&1), so that both keep one
+	// offset and one set of status flags; 0 when it shares with none.
+	DupOf int32
 }

@@ -70,6 +70,8 @@ func (t *Thread) decode(m msg) {
 			t.RobustListLen = m.u64(f)
 		case fThrClearChildTID:
 			t.ClearChildTID = m.u64(f)
+		case fThrNice:
+			t.Nice = m.i32(f)
 		case fThrAltstack:
 			t.Altstack.decode(m.sub(f, "altstack"))
 		}
@@ -165,6 +167,8 @@ func (d *FD) decode(m msg) {
 		case fFDFile:
 			d.File = new(FileID)
 			d.File.decode(m.sub(f, "file"))
+		case fFDDupOf:
+			d.DupOf = m.i32(f)
 		}
 	}
 }

@@ -130,6 +130,8 @@ func (t *Thread) validate(pid int32, tids map[int32]bool) error {
 		return tf("TID listed twice")
 	case len(t.Regs) != RegsSize:
 		return tf("registers are %d bytes, want %d", len(t.Regs), RegsSize)
+	case t.Nice < -20 || t.Nice > 19:
+		return tf("nice %d out of range", t.Nice)
 	case len(t.XState) > MaxXState:
 		return tf("xstate of %d bytes, at most %d", len(t.XState), MaxXState)
 	case t.Rseq != nil && t.Rseq.Addr == 0:
@@ -142,17 +144,21 @@ func (t *Thread) validate(pid int32, tids map[int32]bool) error {
 // validateFDs checks that descriptors are ascending and of known kinds.
 func (p *Process) validateFDs() error {
 	prev := int32(-1)
+	seen := make(map[int32]bool, len(p.FDs))
 	for i := range p.FDs {
 		d := &p.FDs[i]
 		switch {
 		case d.Num < 0 || d.Num <= prev:
 			return invalidf("process %d fd %d: not ascending", p.PID, d.Num)
+		case d.DupOf != 0 && (d.DupOf < 0 || !seen[d.DupOf-1]):
+			return invalidf("process %d fd %d: shares the description of fd %d, which is not an earlier descriptor", p.PID, d.Num, d.DupOf-1)
 		case !d.Kind.Known():
 			return invalidf("process %d fd %d: unknown kind %v", p.PID, d.Num, d.Kind)
 		case d.Pos < 0:
 			return invalidf("process %d fd %d: negative position", p.PID, d.Num)
 		}
 		prev = d.Num
+		seen[d.Num] = true
 	}
 	return nil
 }

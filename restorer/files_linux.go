@@ -119,15 +119,19 @@ func (t *task) openFDs(p *image.Process) error {
 }
 
 func (t *task) openFD(f image.FD, who image.Creds) error {
-	flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY)
-	fd, err := t.open(f.Path, flags, who)
-	if err != nil {
-		return err
-	}
 	num := uint64(f.Num)
 	cloexec := uint64(0)
 	if f.CloExec {
 		cloexec = unix.O_CLOEXEC
+	}
+	if f.DupOf != 0 { // the description exists already: share it
+		_, err := t.call(unix.SYS_DUP3, uint64(f.DupOf-1), num, cloexec)
+		return err
+	}
+	flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY)
+	fd, err := t.open(f.Path, flags, who)
+	if err != nil {
+		return err
 	}
 	if fd != num {
 		if _, err := t.call(unix.SYS_DUP3, fd, num, cloexec); err != nil {

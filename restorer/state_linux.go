@@ -35,6 +35,10 @@ func (t *task) restoreState(p *image.Process, th *image.Thread, exe uint64) erro
 		{"umask", func() error { _, err := t.call(unix.SYS_UMASK, uint64(p.Umask)); return err }},
 		{"personality", func() error { _, err := t.call(unix.SYS_PERSONALITY, uint64(p.Personality)); return err }},
 		{"comm", func() error { return t.setComm(th.Comm) }},
+		{"nice", func() error {
+			_, err := t.call(unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(th.Nice)))
+			return err
+		}},
 		{"prctl state", func() error { return t.setPrctls(p) }},
 		{"clear_child_tid", func() error { _, err := t.call(unix.SYS_SET_TID_ADDRESS, th.ClearChildTID); return err }},
 		{"robust list", func() error { return t.setRobustList(th) }},
@@ -108,15 +112,45 @@ func (t *task) setITimers(its [3]image.ITimer) error {
 		if vs == 0 && vu == 0 {
 			vu = 1 // armed but due now: 0 would disarm it
 		}
+		if err := t.setITimer(which, is, iu, vs, vu); err != nil {
+			return fmt.Errorf("timer %d: %w", which, err)
+		}
+	}
+	return nil
+}
+
+// setITimer arms one timer. The kernel adds a tick to the value of the
+// CPU-time timers when they are set, so those are read back and set again
+// with the difference taken off: a restore must not make them later.
+func (t *task) setITimer(which int, is, iu, vs, vu uint64) error {
+	defer t.reset()
+	set := func(vs, vu uint64) error {
 		addr, err := t.putWords(is, iu, vs, vu)
 		if err != nil {
 			return err
 		}
 		_, err = t.call(unix.SYS_SETITIMER, uint64(which), addr, 0)
-		t.reset()
-		if err != nil {
-			return fmt.Errorf("timer %d: %w", which, err)
-		}
+		return err
+	}
+	if err := set(vs, vu); err != nil || which == unix.ITIMER_REAL {
+		return err
+	}
+	addr, err := t.putWords(0, 0, 0, 0)
+	if err != nil {
+		return err
+	}
+	if _, err := t.call(unix.SYS_GETITIMER, uint64(which), addr); err != nil {
+		return err
+	}
+	b := make([]byte, 32)
+	if err := linux.ReadMem(t.pid, addr, b); err != nil {
+		return err
+	}
+	want := int64(vs)*1e6 + int64(vu)
+	got := int64(binary.LittleEndian.Uint64(b[16:]))*1e6 + int64(binary.LittleEndian.Uint64(b[24:]))
+	if extra := got - want; extra > 0 && want > extra {
+		v := want - extra
+		return set(uint64(v/1e6), uint64(v%1e6))
 	}
 	return nil
 }

@@ -45,3 +45,16 @@ func Tgkill(tgid, tid int, sig unix.Signal) error {
 	}
 	return nil
 }
+
+// kcmpFile is KCMP_FILE from <linux/kcmp.h>.
+const kcmpFile = 0
+
+// SameFile reports whether fd a of pid1 and fd b of pid2 are the same open
+// file description (kcmp KCMP_FILE).
+func SameFile(pid1, a, pid2, b int) (bool, error) {
+	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid1), uintptr(pid2), kcmpFile, uintptr(a), uintptr(b), 0)
+	if errno != 0 {
+		return false, fmt.Errorf("kcmp pid %d fd %d, pid %d fd %d: %w", pid1, a, pid2, b, errno)
+	}
+	return r == 0, nil
+}

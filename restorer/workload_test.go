@@ -1,0 +1,85 @@
+package restorer_test
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/migrate-dev/migrate/dumper"
+	"github.com/migrate-dev/migrate/internal/testutil"
+	"github.com/migrate-dev/migrate/internal/workload"
+	"github.com/migrate-dev/migrate/restorer"
+)
+
+// startWorkload starts a self-checking workload, skipping when gcc is
+// missing.
+func startWorkload(t *testing.T, name string, args ...string) *workload.Proc {
+	t.Helper()
+	testutil.RequireRoot(t)
+	if args == nil {
+		args = workload.DefaultArgs(name, t.TempDir())
+	}
+	p, err := workload.Start(context.Background(), name, args...)
+	if errors.Is(err, workload.ErrNoCompiler) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Kill() })
+	return p
+}
+
+// cycle checkpoints p (killing it), restores it and checks the PID.
+func cycle(t *testing.T, p *workload.Proc) restorer.Result {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "img")
+	st, err := dumper.Checkpoint(context.Background(), p.PID, dir, dumper.Options{Kill: true})
+	if err != nil {
+		t.Fatalf("checkpoint %s: %v\n%s", p.Name, err, p.Output())
+	}
+	if err := p.Wait(); err == nil {
+		t.Fatalf("%s exited normally after checkpoint --kill", p.Name)
+	}
+	res, err := restorer.Restore(context.Background(), dir)
+	if err != nil {
+		t.Fatalf("restore %s: %v", p.Name, err)
+	}
+	if res.PID != p.PID {
+		t.Fatalf("restored pid %d, want %d", res.PID, p.PID)
+	}
+	t.Logf("%s: checkpoint %d data + %d zero pages, frozen %v; restore %v (%v)",
+		p.Name, st.DataPages, st.ZeroPages, st.Frozen.Round(time.Microsecond), res.Duration.Round(time.Microsecond), res.Restart)
+	return res
+}
+
+func TestWorkloads(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args []string
+	}{
+		{"regs", nil}, {"ldt", nil}, {"creds", nil}, {"mm", nil}, {"signals", nil},
+		{"misc", nil}, {"fds", []string{"", "nopipe"}}, {"memory", nil}, {"counter", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := tc.args
+			if args != nil {
+				args[0] = workload.DefaultArgs(tc.name, t.TempDir())[0]
+			}
+			p := startWorkload(t, tc.name, args...)
+			if tc.name == "creds" {
+				// The restore reopens its output as the workload's own
+				// user (a root-only file is refused: TestForeignFileRefused).
+				os.Chmod(p.Dir, 0o755)
+				os.Chmod(p.OutPath, 0o666)
+			}
+			cycle(t, p)
+			if err := p.Verify(context.Background(), 10*time.Second); err != nil {
+				t.Fatalf("after restore: %v\n%s", err, p.Output())
+			}
+		})
+	}
+}
