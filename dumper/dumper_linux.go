@@ -28,6 +28,10 @@ type Stats struct {
 	ImageBytes int64         // bytes of page data written
 	Frozen     time.Duration // from interrupt to resume (or kill)
 	Total      time.Duration
+	// Phases of the frozen time.
+	Collect time.Duration // /proc, ptrace and injected calls
+	Copy    time.Duration // reading the pages into the page file
+	Sync    time.Duration // metadata, fsync, COMPLETE
 }
 
 // Checkpoint writes the state of process pid into the checkpoint
@@ -97,8 +101,18 @@ type frozen struct {
 }
 
 func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (st Stats, err error) {
+	// Ahead of the freeze: the page file and its space.
+	pf, err := w.CreatePages(int32(pid))
+	if err != nil {
+		return st, err
+	}
+	if err := pf.Reserve(estimatePages(pid)); err != nil {
+		pf.Close()
+		return st, err
+	}
 	f, err := freeze(pid)
 	if err != nil {
+		pf.Close()
 		return st, err
 	}
 	defer func() {
@@ -108,20 +122,31 @@ func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (
 				err = fmt.Errorf("pid %d exited during the checkpoint: %w", pid, err)
 			}
 		}
-		st.Frozen = time.Since(f.since)
+		if st.Frozen == 0 {
+			st.Frozen = time.Since(f.since)
+		}
 	}()
-	c, p, err := f.collect(ctx)
+	t0 := time.Now()
+	c, _, err := f.collect(ctx)
+	st.Collect = time.Since(t0)
 	if err != nil {
+		pf.Close()
 		return st, err
 	}
 	if testHookCollected != nil {
 		if err := testHookCollected(pid); err != nil {
+			pf.Close()
 			return st, err
 		}
 	}
-	if err := f.savePages(ctx, w, p, &st); err != nil {
+	t0 = time.Now()
+	if err := f.savePages(ctx, pf, &st); err != nil {
+		pf.Close()
 		return st, err
 	}
+	st.Copy = time.Since(t0)
+	t0 = time.Now()
+	defer func() { st.Sync = time.Since(t0) }()
 	if err := w.WriteCheckpoint(c); err != nil {
 		return st, err
 	}
@@ -129,6 +154,9 @@ func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (
 		return st, err
 	}
 	if opt.Kill {
+		// The image is complete: the process stays stopped until it is
+		// gone, but what it would have done next is in the image.
+		st.Frozen = time.Since(f.since)
 		return st, f.kill()
 	}
 	return st, f.release()
@@ -271,27 +299,22 @@ func (f *frozen) readThread(tid int) (*image.Thread, error) {
 	return t, nil
 }
 
-// savePages writes the memory of p.
-func (f *frozen) savePages(ctx context.Context, w *image.DirWriter, p *image.Process, st *Stats) error {
-	pf, err := w.CreatePages(p.PID)
-	if err != nil {
-		return err
-	}
+// savePages writes the memory of the process into pf.
+func (f *frozen) savePages(ctx context.Context, pf *image.PageFile, st *Stats) error {
 	s, err := newPageSaver(f.pid)
 	if err != nil {
-		pf.Close()
 		return err
 	}
 	defer s.Close()
-	for _, m := range f.maps {
-		if err := ctx.Err(); err != nil {
-			pf.Close()
-			return err
-		}
-		if err := s.save(m, pf); err != nil {
-			pf.Close()
-			return fmt.Errorf("save %#x-%#x %s: %w", m.vma.Start, m.vma.End, m.vma.Name, err)
-		}
+	spans, err := s.plan(f.maps)
+	if err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := s.copySpans(spans, pf); err != nil {
+		return fmt.Errorf("save memory: %w", err)
 	}
 	if err := pf.Close(); err != nil {
 		return err
@@ -299,4 +322,23 @@ func (f *frozen) savePages(ctx context.Context, w *image.DirWriter, p *image.Pro
 	st.PageStats = s.stats
 	st.ImageBytes = int64(s.stats.DataPages) * pageSize
 	return nil
+}
+
+// estimatePages is the page data a checkpoint of pid will write, from
+// smaps: anonymous memory (including copied-on-write file pages) and
+// shared anonymous memory. It is read before the freeze, to reserve space.
+func estimatePages(pid int) int64 {
+	entries, err := procfs.Smaps(pid)
+	if err != nil {
+		return 0
+	}
+	var kb uint64
+	for _, e := range entries {
+		if e.VMFlags.Shared() && !e.IsFile() {
+			kb += e.RssKB
+		} else {
+			kb += e.AnonymousKB
+		}
+	}
+	return int64(kb) << 10
 }

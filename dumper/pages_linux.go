@@ -37,7 +37,6 @@ type pageSaver struct {
 	pid     int
 	pm      *procfs.Pagemap
 	mem     *os.File // /proc/PID/mem, opened on first need (unreadable mappings)
-	buf     []byte
 	entries []procfs.PagemapEntry
 	stats   PageStats
 }
@@ -47,7 +46,7 @@ func newPageSaver(pid int) (*pageSaver, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &pageSaver{pid: pid, pm: pm, buf: make([]byte, readChunk), entries: make([]procfs.PagemapEntry, pagemapWindow)}, nil
+	return &pageSaver{pid: pid, pm: pm, entries: make([]procfs.PagemapEntry, pagemapWindow)}, nil
 }
 
 func (s *pageSaver) Close() {
@@ -57,37 +56,50 @@ func (s *pageSaver) Close() {
 	}
 }
 
-// save writes the pages of m that carry state into w.
-func (s *pageSaver) save(m mapping, w PageSink) error {
-	if m.content == contentNone {
-		return nil
-	}
-	v := m.vma
-	for addr := v.Start; addr < v.End; {
-		n := min(uint64(pagemapWindow), (v.End-addr)/pageSize)
-		ents := s.entries[:n]
-		if m.content != contentAllShared {
-			if err := s.pm.ReadEntries(addr, ents); err != nil {
-				return err
-			}
+// span is a range of pages to copy.
+type span struct {
+	start, end uint64
+	readable   bool // by the process itself: process_vm_readv works
+}
+
+// plan lists the pages of the mappings that carry state, in address order.
+func (s *pageSaver) plan(maps []mapping) ([]span, error) {
+	var out []span
+	for _, m := range maps {
+		if m.content == contentNone {
+			continue
 		}
-		for i := uint64(0); i < n; {
-			if !s.wanted(m, ents[i]) {
-				i++
-				continue
+		v := m.vma
+		readable := v.Prot&image.ProtRead != 0
+		for addr := v.Start; addr < v.End; {
+			n := min(uint64(pagemapWindow), (v.End-addr)/pageSize)
+			ents := s.entries[:n]
+			if m.content != contentAllShared {
+				if err := s.pm.ReadEntries(addr, ents); err != nil {
+					return nil, err
+				}
 			}
-			j := i + 1
-			for j < n && s.wanted(m, ents[j]) {
-				j++
+			for i := uint64(0); i < n; {
+				if !s.wanted(m, ents[i]) {
+					i++
+					continue
+				}
+				j := i + 1
+				for j < n && s.wanted(m, ents[j]) {
+					j++
+				}
+				sp := span{addr + i*pageSize, addr + j*pageSize, readable}
+				if k := len(out) - 1; k >= 0 && out[k].end == sp.start && out[k].readable == readable {
+					out[k].end = sp.end
+				} else {
+					out = append(out, sp)
+				}
+				i = j
 			}
-			if err := s.copyRange(addr+i*pageSize, addr+j*pageSize, v.Prot&image.ProtRead != 0, w); err != nil {
-				return err
-			}
-			i = j
+			addr += n * pageSize
 		}
-		addr += n * pageSize
 	}
-	return nil
+	return out, nil
 }
 
 // wanted says whether a page holds state of its own: any page of shared
@@ -106,20 +118,68 @@ func (s *pageSaver) wanted(m mapping, e procfs.PagemapEntry) bool {
 	return false
 }
 
-// copyRange reads [start, end) and records it as data and zero runs.
-func (s *pageSaver) copyRange(start, end uint64, readable bool, w PageSink) error {
-	for addr := start; addr < end; {
-		n := min(uint64(len(s.buf)), end-addr)
-		b := s.buf[:n]
-		if err := s.read(addr, b, readable); err != nil {
-			return err
-		}
-		if err := s.record(addr, b, w); err != nil {
-			return err
-		}
-		addr += n
+// chunk is a piece of memory read from the process, with its zero pages
+// marked, on its way to the sink.
+type chunk struct {
+	addr uint64
+	buf  []byte
+	zero []bool
+	err  error
+}
+
+// pipeBuffers is how many chunks are in flight between reader and writer.
+const pipeBuffers = 3
+
+// copySpans reads the spans (one goroutine: process_vm_readv and zero
+// detection) while the caller's goroutine feeds the sink (checksums and
+// writes), so that both cores work.
+func (s *pageSaver) copySpans(spans []span, w PageSink) error {
+	free := make(chan chunk, pipeBuffers)
+	for range pipeBuffers {
+		free <- chunk{buf: make([]byte, readChunk), zero: make([]bool, readChunk/pageSize)}
 	}
-	return nil
+	full := make(chan chunk, pipeBuffers)
+	stop := make(chan struct{})
+	go s.reader(spans, free, full, stop)
+	var err error
+	for c := range full {
+		if err == nil {
+			if err = c.err; err == nil {
+				err = s.record(c, w)
+			}
+			if err != nil {
+				close(stop)
+			}
+		}
+		free <- c
+	}
+	return err
+}
+
+func (s *pageSaver) reader(spans []span, free <-chan chunk, full chan<- chunk, stop <-chan struct{}) {
+	defer close(full)
+	for _, sp := range spans {
+		for addr := sp.start; addr < sp.end; {
+			var c chunk
+			select {
+			case c = <-free:
+			case <-stop:
+				return
+			}
+			n := min(uint64(readChunk), sp.end-addr)
+			c.addr, c.buf, c.zero = addr, c.buf[:n], c.zero[:n/pageSize]
+			if c.err = s.read(addr, c.buf, sp.readable); c.err == nil {
+				for i := range c.zero {
+					c.zero[i] = bytes.Equal(c.buf[i*pageSize:(i+1)*pageSize], zeroPage)
+				}
+			}
+			full <- c
+			if c.err != nil {
+				return
+			}
+			addr += n
+		}
+	}
 }
 
 func (s *pageSaver) read(addr uint64, b []byte, readable bool) error {
@@ -142,27 +202,26 @@ func (s *pageSaver) read(addr uint64, b []byte, readable bool) error {
 	return nil
 }
 
-// record splits b (read from addr) into runs of zero and non-zero pages.
-func (s *pageSaver) record(addr uint64, b []byte, w PageSink) error {
-	for off := 0; off < len(b); {
-		zero := bytes.Equal(b[off:off+pageSize], zeroPage)
-		end := off + pageSize
-		for end < len(b) && bytes.Equal(b[end:end+pageSize], zeroPage) == zero {
-			end += pageSize
+// record hands a chunk to the sink as runs of zero and non-zero pages.
+func (s *pageSaver) record(c chunk, w PageSink) error {
+	for i := 0; i < len(c.zero); {
+		j := i + 1
+		for j < len(c.zero) && c.zero[j] == c.zero[i] {
+			j++
 		}
-		pages := uint64(end-off) / pageSize
+		addr, pages := c.addr+uint64(i)*pageSize, uint64(j-i)
 		var err error
-		if zero {
-			err = w.AddZero(addr+uint64(off), pages)
+		if c.zero[i] {
+			err = w.AddZero(addr, pages)
 			s.stats.ZeroPages += pages
 		} else {
-			err = w.AddData(addr+uint64(off), b[off:end])
+			err = w.AddData(addr, c.buf[i*pageSize:j*pageSize])
 			s.stats.DataPages += pages
 		}
 		if err != nil {
 			return err
 		}
-		off = end
+		i = j
 	}
 	return nil
 }

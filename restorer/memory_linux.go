@@ -186,32 +186,85 @@ func (t *task) protect(vmas []image.VMA, filled []bool) error {
 	return nil
 }
 
+// pageWriters is how many goroutines copy pages into the task: the copy
+// is mostly page faults in fresh memory, which run in parallel.
+const pageWriters = 2
+
 // writePages copies the page contents into the task with
-// process_vm_writev. Zero runs need writing only over file mappings (fresh
-// anonymous memory is zero already).
+// process_vm_writev, straight from the mapped image, each run's CRC
+// verified just before, on pageWriters goroutines: the copy is mostly page
+// faults in fresh memory, which run in parallel. (Having the task populate
+// its memory first with MADV_POPULATE_WRITE was measured slower.) Zero runs
+// need writing only over file mappings (fresh anonymous memory is zero).
 func (t *task) writePages(pr *image.PageReader, vmas []image.VMA) (PageStats, error) {
+	mp, err := pr.Mapped()
+	if err != nil {
+		return PageStats{}, err
+	}
+	defer mp.Close()
+	runs := pr.Map().Runs
 	var st PageStats
-	zeros := make([]byte, image.MaxRunPages*image.PageSize)
-	err := pr.Each(func(r image.PageRun, data []byte) error {
+	for _, r := range runs {
 		if r.Kind == image.PageZero {
 			st.ZeroPages += uint64(r.NPages)
-			if !overFile(vmas, r) {
-				return nil
-			}
-			data = zeros[:min(uint64(len(zeros)), r.Len())]
-			for a := r.Addr; a < r.End(); a += uint64(len(data)) {
-				n := min(uint64(len(data)), r.End()-a)
-				if err := linux.WriteMem(t.pid, a, data[:n]); err != nil {
-					return err
+		} else {
+			st.DataPages += uint64(r.NPages)
+		}
+	}
+	err = parallel(len(runs), func(i int) error { return t.writeRun(mp, i, runs[i], vmas) })
+	return st, err
+}
+
+// parallel runs fn(0..n-1) on pageWriters goroutines and returns the first
+// error.
+func parallel(n int, fn func(i int) error) error {
+	next := make(chan int)
+	errs := make(chan error, pageWriters)
+	for range pageWriters {
+		go func() {
+			var err error
+			for i := range next {
+				if err == nil {
+					err = fn(i)
 				}
 			}
+			errs <- err
+		}()
+	}
+	for i := range n {
+		next <- i
+	}
+	close(next)
+	var err error
+	for range pageWriters {
+		if e := <-errs; e != nil && err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+var zeroRun = make([]byte, image.MaxRunPages*image.PageSize)
+
+func (t *task) writeRun(mp *image.MappedPages, i int, r image.PageRun, vmas []image.VMA) error {
+	if r.Kind == image.PageZero {
+		if !overFile(vmas, r) {
 			return nil
 		}
-		st.DataPages += uint64(r.NPages)
-		_, err := linux.ProcessVMWritev(t.pid, [][]byte{data}, []linux.RemoteRange{{Addr: r.Addr, Len: r.Len()}})
+		for a := r.Addr; a < r.End(); a += uint64(len(zeroRun)) {
+			n := min(uint64(len(zeroRun)), r.End()-a)
+			if err := linux.WriteMem(t.pid, a, zeroRun[:n]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	data, err := mp.Run(i)
+	if err != nil {
 		return err
-	})
-	return st, err
+	}
+	_, err = linux.ProcessVMWritev(t.pid, [][]byte{data}, []linux.RemoteRange{{Addr: r.Addr, Len: r.Len()}})
+	return err
 }
 
 func overFile(vmas []image.VMA, r image.PageRun) bool {

@@ -18,6 +18,13 @@ type Result struct {
 	PageStats
 	Restart  arch.Restart // how the system call it was in (if any) resumes
 	Duration time.Duration
+	Steps    []StepTime // where the time went
+}
+
+// StepTime is the duration of one step of a restore.
+type StepTime struct {
+	What string
+	Took time.Duration
 }
 
 // Restore rebuilds the process of the checkpoint in dir, in the caller's
@@ -50,11 +57,14 @@ func Restore(ctx context.Context, dir string) (Result, error) {
 	defer pr.Close()
 	tr := ptrace.NewTracer()
 	defer tr.Close()
+	t0 := time.Now()
 	t, err := create(tr, p)
 	if err != nil {
 		return Result{}, err
 	}
+	created := StepTime{"create task", time.Since(t0)}
 	res, err := build(ctx, t, p, pm, pr)
+	res.Steps = append([]StepTime{created}, res.Steps...)
 	if err != nil {
 		t.kill()
 		return Result{}, fmt.Errorf("restore pid %d: %w", p.PID, err)
@@ -122,8 +132,12 @@ func build(ctx context.Context, t *task, p *image.Process, pm *image.PageMap, pr
 			return err
 		}},
 	}
-	if err := runSteps(steps); err != nil {
-		return res, err
+	for _, s := range steps {
+		t0 := time.Now()
+		if err := s.fn(); err != nil {
+			return res, fmt.Errorf("restore %s: %w", s.what, err)
+		}
+		res.Steps = append(res.Steps, StepTime{s.what, time.Since(t0)})
 	}
 	return res, t.tr.Detach(t.pid, 0)
 }

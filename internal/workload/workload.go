@@ -76,6 +76,8 @@ func DefaultArgs(name, dir string) []string {
 		return []string{"1234", "2345", "3001,3002,3003"}
 	case "mm":
 		return []string{"alpha", "", "beta gamma", "--delta=\u00e9"}
+	case "bigmem":
+		return []string{"64", "mixed"}
 	case "misc", "fds", "memory":
 		return []string{dir}
 	case "counter":

@@ -18,6 +18,7 @@ const verifyTimeout = 20 * time.Second
 // corruptions names, per workload, what its SIGUSR1 changes: the FAIL
 // reason must mention it.
 var corruptions = map[string]string{
+	"bigmem":  "region checksum",
 	"counter": "count",
 	"creds":   "ambient caps",
 	"fds":     "(ro) offset expected 100 got 200",
@@ -138,7 +139,7 @@ func TestStartSetupError(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
+	want := []string{"bigmem", "counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
