@@ -2,9 +2,9 @@ package restorer_test
 
 import (
 	"context"
-	"slices"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
