@@ -50,6 +50,9 @@ func (pr *PageReader) Mapped() (*MappedPages, error) {
 	return mp, nil
 }
 
+// Runs returns the page runs, in address order.
+func (mp *MappedPages) Runs() []PageRun { return mp.pr.m.Runs }
+
 // Run returns the verified bytes of run i (nil for a zero run). NewPageReader
 // checked that every run lies inside the data.
 func (mp *MappedPages) Run(i int) ([]byte, error) {

@@ -157,10 +157,10 @@ func (t *task) nameVMA(v image.VMA, name string) error {
 }
 
 // filledVMAs marks the mappings that receive page contents.
-func filledVMAs(vmas []image.VMA, pm *image.PageMap) []bool {
+func filledVMAs(vmas []image.VMA, runs []image.PageRun) []bool {
 	filled := make([]bool, len(vmas))
 	i := 0
-	for _, r := range pm.Runs {
+	for _, r := range runs {
 		for i < len(vmas) && vmas[i].End <= r.Addr {
 			i++
 		}
@@ -190,19 +190,24 @@ func (t *task) protect(vmas []image.VMA, filled []bool) error {
 // is mostly page faults in fresh memory, which run in parallel.
 const pageWriters = 2
 
+// Pages is the memory contents of one process: runs in address order and
+// their bytes. A checkpoint directory's mapped page file is one (see
+// Restore); live migration keeps them in memory.
+type Pages interface {
+	Runs() []image.PageRun
+	// Run returns the verified bytes of data run i, nil for a zero run.
+	// It is called from several goroutines.
+	Run(i int) ([]byte, error)
+}
+
 // writePages copies the page contents into the task with
-// process_vm_writev, straight from the mapped image, each run's CRC
-// verified just before, on pageWriters goroutines: the copy is mostly page
-// faults in fresh memory, which run in parallel. (Having the task populate
-// its memory first with MADV_POPULATE_WRITE was measured slower.) Zero runs
-// need writing only over file mappings (fresh anonymous memory is zero).
-func (t *task) writePages(pr *image.PageReader, vmas []image.VMA) (PageStats, error) {
-	mp, err := pr.Mapped()
-	if err != nil {
-		return PageStats{}, err
-	}
-	defer mp.Close()
-	runs := pr.Map().Runs
+// process_vm_writev, each run verified just before, on pageWriters
+// goroutines: the copy is mostly page faults in fresh memory, which run in
+// parallel. (Having the task populate its memory first with
+// MADV_POPULATE_WRITE was measured slower.) Zero runs need writing only
+// over file mappings (fresh anonymous memory is zero).
+func (t *task) writePages(pages Pages, vmas []image.VMA) (PageStats, error) {
+	runs := pages.Runs()
 	var st PageStats
 	for _, r := range runs {
 		if r.Kind == image.PageZero {
@@ -211,7 +216,7 @@ func (t *task) writePages(pr *image.PageReader, vmas []image.VMA) (PageStats, er
 			st.DataPages += uint64(r.NPages)
 		}
 	}
-	err = parallel(len(runs), func(i int) error { return t.writeRun(mp, i, runs[i], vmas) })
+	err := parallel(len(runs), func(i int) error { return t.writeRun(pages, i, runs[i], vmas) })
 	return st, err
 }
 
@@ -246,7 +251,7 @@ func parallel(n int, fn func(i int) error) error {
 
 var zeroRun = make([]byte, image.MaxRunPages*image.PageSize)
 
-func (t *task) writeRun(mp *image.MappedPages, i int, r image.PageRun, vmas []image.VMA) error {
+func (t *task) writeRun(pages Pages, i int, r image.PageRun, vmas []image.VMA) error {
 	if r.Kind == image.PageZero {
 		if !overFile(vmas, r) {
 			return nil
@@ -259,7 +264,7 @@ func (t *task) writeRun(mp *image.MappedPages, i int, r image.PageRun, vmas []im
 		}
 		return nil
 	}
-	data, err := mp.Run(i)
+	data, err := pages.Run(i)
 	if err != nil {
 		return err
 	}

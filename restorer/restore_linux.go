@@ -8,6 +8,7 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/arch"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/ptrace"
 	"golang.org/x/sys/unix"
 )
@@ -42,35 +43,118 @@ func Restore(ctx context.Context, dir string) (Result, error) {
 	if len(c.Processes) == 0 {
 		return Result{}, errors.New("image has no process")
 	}
-	p := &c.Processes[0]
-	if err := precheck(c, p); err != nil {
-		return Result{}, err
-	}
-	pm, err := d.PageMap(p.PID)
-	if err != nil {
-		return Result{}, err
-	}
-	pr, err := d.OpenPages(p.PID)
+	pr, err := d.OpenPages(c.Processes[0].PID)
 	if err != nil {
 		return Result{}, err
 	}
 	defer pr.Close()
-	tr := ptrace.NewTracer()
-	defer tr.Close()
-	t0 := time.Now()
-	t, err := create(tr, p)
+	mp, err := pr.Mapped()
 	if err != nil {
 		return Result{}, err
 	}
+	defer mp.Close()
+	r, err := RestoreImage(ctx, c, mp, Options{})
+	if err != nil {
+		return Result{}, err
+	}
+	r.Duration = time.Since(start)
+	return r.Result, nil
+}
+
+// Options control RestoreImage.
+type Options struct {
+	// Stopped leaves the restored process stopped under ptrace, to be let
+	// go by Commit or killed by Abort: live migration runs it only once
+	// the source is gone. Until then the process dies with the tracer
+	// (PTRACE_O_EXITKILL), so that a crash never leaves two copies.
+	Stopped bool
+}
+
+// Restored is a process RestoreImage rebuilt.
+type Restored struct {
+	Result
+	t  *task
+	tr *ptrace.Tracer
+}
+
+// RestoreImage rebuilds the first process of c with the given memory
+// contents. Without Options.Stopped the process runs when it returns.
+func RestoreImage(ctx context.Context, c *image.Checkpoint, pages Pages, opt Options) (*Restored, error) {
+	start := time.Now()
+	if len(c.Processes) == 0 {
+		return nil, errors.New("image has no process")
+	}
+	p := &c.Processes[0]
+	if err := precheck(c, p); err != nil {
+		return nil, err
+	}
+	if err := runsFit(p, pages.Runs()); err != nil {
+		return nil, err
+	}
+	tr := ptrace.NewTracer()
+	t0 := time.Now()
+	t, err := create(tr, p)
+	if err != nil {
+		tr.Close()
+		return nil, err
+	}
 	created := StepTime{"create task", time.Since(t0)}
-	res, err := build(ctx, t, p, pm, pr)
+	res, err := build(ctx, t, p, pages)
 	res.Steps = append([]StepTime{created}, res.Steps...)
+	if err == nil && opt.Stopped {
+		err = t.tr.Do(func() error { return linux.PtraceSetOptions(t.pid, unix.PTRACE_O_EXITKILL) })
+	}
 	if err != nil {
 		t.kill()
-		return Result{}, fmt.Errorf("restore pid %d: %w", p.PID, err)
+		tr.Close()
+		return nil, fmt.Errorf("restore pid %d: %w", p.PID, err)
 	}
 	res.PID, res.Duration = t.pid, time.Since(start)
-	return res, nil
+	r := &Restored{Result: res, t: t, tr: tr}
+	if !opt.Stopped {
+		return r, r.Commit()
+	}
+	return r, nil
+}
+
+// Commit lets the restored process run.
+func (r *Restored) Commit() error {
+	defer r.tr.Close()
+	if err := r.tr.Detach(r.t.pid, 0); err != nil {
+		r.t.kill()
+		return fmt.Errorf("start restored pid %d: %w", r.t.pid, err)
+	}
+	return nil
+}
+
+// Abort kills the restored process, which never ran.
+func (r *Restored) Abort() {
+	r.t.kill()
+	r.tr.Close()
+}
+
+// runsFit checks that every page run lies inside one of the process's
+// mappings (an image or a peer cannot make the restore write elsewhere).
+func runsFit(p *image.Process, runs []image.PageRun) error {
+	vmas := p.MM.VMAs
+	i := 0
+	for _, r := range runs {
+		if r.NPages == 0 || r.Addr%image.PageSize != 0 {
+			return fmt.Errorf("page run at %#x: malformed", r.Addr)
+		}
+		for i < len(vmas) && vmas[i].End <= r.Addr {
+			i++
+		}
+		// A run may span adjacent mappings.
+		end := r.Addr
+		for j := i; j < len(vmas) && vmas[j].Start <= end && end < r.End(); j++ {
+			end = vmas[j].End
+		}
+		if i >= len(vmas) || vmas[i].Start > r.Addr || end < r.End() {
+			return fmt.Errorf("page run %#x-%#x lies outside the process's mappings", r.Addr, r.End())
+		}
+	}
+	return nil
 }
 
 // create makes the task with the image's PID.
@@ -92,12 +176,12 @@ func create(tr *ptrace.Tracer, p *image.Process) (*task, error) {
 	return stub.cloneWithPID(int(p.PID))
 }
 
-// build turns the fresh task into the process of the image and resumes it.
-func build(ctx context.Context, t *task, p *image.Process, pm *image.PageMap, pr *image.PageReader) (Result, error) {
+// build turns the fresh task into the process of the image, ready to run.
+func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result, error) {
 	var res Result
 	th := &p.Threads[0]
 	vmas := p.MM.VMAs
-	filled := filledVMAs(vmas, pm)
+	filled := filledVMAs(vmas, pages.Runs())
 	steps := []step{
 		{"address space", func() error {
 			specials, err := t.clearLayout()
@@ -112,7 +196,7 @@ func build(ctx context.Context, t *task, p *image.Process, pm *image.PageMap, pr
 				return err
 			}
 			var err error
-			res.PageStats, err = t.writePages(pr, vmas)
+			res.PageStats, err = t.writePages(pages, vmas)
 			return err
 		}},
 		{"protections", func() error { return t.protect(vmas, filled) }},
@@ -139,7 +223,7 @@ func build(ctx context.Context, t *task, p *image.Process, pm *image.PageMap, pr
 		}
 		res.Steps = append(res.Steps, StepTime{s.what, time.Since(t0)})
 	}
-	return res, t.tr.Detach(t.pid, 0)
+	return res, nil
 }
 
 // mapAndOpen maps every mapping and opens every descriptor; it runs with

@@ -1,0 +1,192 @@
+package dumper
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/fileid"
+	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/ptrace"
+)
+
+// Session is a process seized for live migration: it runs between
+// pre-copy rounds and is stopped (Interrupt) only to set up dirty tracking
+// and for the final state. Release leaves it exactly as it was.
+type Session struct {
+	f       *frozen
+	stopped bool
+}
+
+// Seize checks that pid can be migrated (as Checkpoint does), seizes it
+// and leaves it stopped.
+func Seize(pid int) (*Session, error) {
+	if err := precheck(pid); err != nil {
+		return nil, err
+	}
+	f, err := freeze(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &Session{f: f, stopped: true}, nil
+}
+
+// PID is the process.
+func (s *Session) PID() int { return s.f.pid }
+
+// Tracer is the ptrace session (for dirty tracking set-up).
+func (s *Session) Tracer() *ptrace.Tracer { return s.f.tr }
+
+// Remote returns a syscall injector into the stopped process; Resume and
+// Release restore its registers.
+func (s *Session) Remote() (*ptrace.Remote, error) {
+	if !s.stopped {
+		return nil, fmt.Errorf("pid %d is running", s.f.pid)
+	}
+	if s.f.remote == nil {
+		r, err := s.f.tr.NewRemote(s.f.pid, 0)
+		if err != nil {
+			return nil, err
+		}
+		s.f.remote = r
+	}
+	return s.f.remote, nil
+}
+
+// Resume lets the process run on, still seized.
+func (s *Session) Resume() error {
+	if !s.stopped {
+		return nil
+	}
+	if s.f.remote != nil {
+		if err := s.f.remote.Restore(); err != nil {
+			return err
+		}
+		s.f.remote = nil
+	}
+	if err := s.f.tr.Cont(s.f.pid, 0); err != nil {
+		return fmt.Errorf("resume pid %d: %w", s.f.pid, err)
+	}
+	s.stopped = false
+	return nil
+}
+
+// Interrupt stops the process again.
+func (s *Session) Interrupt() error {
+	if s.stopped {
+		return nil
+	}
+	if _, err := s.f.tr.Interrupt(s.f.pid); err != nil {
+		return fmt.Errorf("stop pid %d: %w", s.f.pid, err)
+	}
+	s.stopped = true
+	return nil
+}
+
+// Collect reads the complete state but the pages; the process must be
+// stopped.
+func (s *Session) Collect(ctx context.Context) (*image.Checkpoint, error) {
+	if !s.stopped {
+		return nil, fmt.Errorf("pid %d is running", s.f.pid)
+	}
+	c, _, err := s.f.collect(ctx)
+	return c, err
+}
+
+// Release lets the process go, as it was.
+func (s *Session) Release() error {
+	if !s.stopped {
+		if err := s.Interrupt(); err != nil {
+			// Gone or not stoppable: detaching is all that is left.
+			_ = s.f.tr.Detach(s.f.pid, 0)
+			s.f.tr.Close()
+			return err
+		}
+	}
+	return s.f.release()
+}
+
+// Kill ends the process (after the destination took over).
+func (s *Session) Kill() error { return s.f.kill() }
+
+// Mappings reads the process's current mappings (it may be running).
+func Mappings(pid int) ([]image.VMA, error) {
+	smaps, err := procfs.Smaps(pid)
+	if err != nil {
+		return nil, err
+	}
+	maps, err := buildVMAs(pid, smaps, &fileid.Cache{})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]image.VMA, len(maps))
+	for i, m := range maps {
+		out[i] = m.vma
+	}
+	return out, nil
+}
+
+// Span is a page-aligned range of memory to copy.
+type Span struct {
+	Start, End uint64
+	Readable   bool // by the process itself (else read through /proc/PID/mem)
+}
+
+// MemReader copies memory of a (running or stopped) process into a
+// PageSink, reading and sending on two goroutines.
+type MemReader struct{ s *pageSaver }
+
+// NewMemReader opens pid's memory.
+func NewMemReader(pid int) (*MemReader, error) {
+	s, err := newPageSaver(pid)
+	if err != nil {
+		return nil, err
+	}
+	return &MemReader{s: s}, nil
+}
+
+// Close releases the reader.
+func (m *MemReader) Close() { m.s.Close() }
+
+// Stats counts what the reader copied so far.
+func (m *MemReader) Stats() PageStats { return m.s.stats }
+
+// Present lists the pages of the given mappings that carry state (present
+// pages of private memory that are not the file's own; all of shared
+// anonymous memory).
+func (m *MemReader) Present(vmas []image.VMA) ([]Span, error) {
+	maps := make([]mapping, len(vmas))
+	for i, v := range vmas {
+		maps[i] = mapping{vma: v, content: policyOf(v)}
+	}
+	spans, err := m.s.plan(maps)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Span, len(spans))
+	for i, sp := range spans {
+		out[i] = Span{sp.start, sp.end, sp.readable}
+	}
+	return out, nil
+}
+
+// Copy reads the spans into sink, in order.
+func (m *MemReader) Copy(spans []Span, sink PageSink) error {
+	in := make([]span, len(spans))
+	for i, sp := range spans {
+		in[i] = span{sp.Start, sp.End, sp.Readable}
+	}
+	return m.s.copySpans(in, sink)
+}
+
+func policyOf(v image.VMA) contentPolicy {
+	switch {
+	case v.Kind == image.VMAVDSO || v.Kind == image.VMAVVar || v.Kind == image.VMAVVarVClock:
+		return contentNone
+	case v.Kind == image.VMAFile && v.Flags&image.MapShared != 0:
+		return contentNone
+	case v.Flags&image.MapShared != 0:
+		return contentAllShared
+	}
+	return contentPrivate
+}
