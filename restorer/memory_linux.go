@@ -195,9 +195,21 @@ const pageWriters = 2
 // Restore); live migration keeps them in memory.
 type Pages interface {
 	Runs() []image.PageRun
-	// Run returns the verified bytes of data run i, nil for a zero run.
-	// It is called from several goroutines.
-	Run(i int) ([]byte, error)
+	// Run returns the verified bytes of data run i, in order, as one or
+	// more buffers (nil for a zero run). It is called from several
+	// goroutines.
+	Run(i int) ([][]byte, error)
+}
+
+// mappedPages adapts a mapped image file.
+type mappedPages struct{ *image.MappedPages }
+
+func (m mappedPages) Run(i int) ([][]byte, error) {
+	b, err := m.MappedPages.Run(i)
+	if b == nil || err != nil {
+		return nil, err
+	}
+	return [][]byte{b}, nil
 }
 
 // writePages copies the page contents into the task with
@@ -268,7 +280,7 @@ func (t *task) writeRun(pages Pages, i int, r image.PageRun, vmas []image.VMA) e
 	if err != nil {
 		return err
 	}
-	_, err = linux.ProcessVMWritev(t.pid, [][]byte{data}, []linux.RemoteRange{{Addr: r.Addr, Len: r.Len()}})
+	_, err = linux.ProcessVMWritev(t.pid, data, []linux.RemoteRange{{Addr: r.Addr, Len: r.Len()}})
 	return err
 }
 

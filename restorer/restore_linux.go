@@ -53,7 +53,7 @@ func Restore(ctx context.Context, dir string) (Result, error) {
 		return Result{}, err
 	}
 	defer mp.Close()
-	r, err := RestoreImage(ctx, c, mp, Options{})
+	r, err := RestoreImage(ctx, c, mappedPages{mp}, Options{})
 	if err != nil {
 		return Result{}, err
 	}
