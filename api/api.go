@@ -3,8 +3,9 @@
 //
 // Routes (versioned; append only):
 //
-//	GET /v1/version  -> Version
-//	GET /v1/nodes    -> []Node
+//	GET  /v1/version  -> Version
+//	GET  /v1/nodes    -> []Node
+//	POST /v1/migrate  MigrateRequest -> a stream of MigrateEvent (JSON lines)
 //
 // Errors are a non-2xx status with an Error body.
 package api
@@ -37,4 +38,47 @@ type Version struct {
 // Error is the body of every failed request.
 type Error struct {
 	Error string `json:"error"`
+}
+
+// MigrateRequest asks the daemon to move one of its processes.
+type MigrateRequest struct {
+	PID           int     `json:"pid"`
+	Host          string  `json:"host"`                      // node name or address
+	MaxDowntimeMS float64 `json:"max_downtime_ms,omitempty"` // default 50
+	MaxRounds     int     `json:"max_rounds,omitempty"`      // default 10
+	Streams       int     `json:"streams,omitempty"`
+	Compress      string  `json:"compress,omitempty"` // "lz4" (default) or "none"
+}
+
+// MigrateEvent is one line of the answer to a migration: progress, then
+// either the report or the error.
+type MigrateEvent struct {
+	Progress *MigrateProgress `json:"progress,omitempty"`
+	Report   *MigrateReport   `json:"report,omitempty"`
+	Error    string           `json:"error,omitempty"`
+}
+
+// MigrateProgress follows the rounds.
+type MigrateProgress struct {
+	Round       int     `json:"round"`
+	Phase       string  `json:"phase"`
+	PagesSent   uint64  `json:"pages_sent"`
+	DirtyPages  uint64  `json:"dirty_pages"`
+	DirtyRate   float64 `json:"dirty_rate"`
+	LinkRate    float64 `json:"link_rate"`
+	RemainingMS float64 `json:"remaining_ms"`
+}
+
+// MigrateReport is the outcome of a migration.
+type MigrateReport struct {
+	PID       int     `json:"pid"`
+	Host      string  `json:"host"`
+	Rounds    int     `json:"rounds"`
+	PagesSent uint64  `json:"pages_sent"`
+	ZeroPages uint64  `json:"zero_pages"`
+	WireBytes uint64  `json:"wire_bytes"`
+	Tracker   string  `json:"tracker"`
+	TotalMS   float64 `json:"total_ms"`
+	FrozenMS  float64 `json:"frozen_ms"`
+	RestoreMS float64 `json:"restore_ms"`
 }

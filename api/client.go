@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,4 +87,43 @@ func (c *Client) dialError(err error) error {
 		return fmt.Errorf("cannot reach migrated at %s: %v%s", c.socket, errno, hint)
 	}
 	return fmt.Errorf("cannot reach migrated at %s: %w", c.socket, err)
+}
+
+// Migrate asks the daemon to move a process; onEvent sees every progress
+// event. It returns the final report or the migration's error.
+func (c *Client) Migrate(ctx context.Context, req MigrateRequest, onEvent func(MigrateEvent)) (MigrateReport, error) {
+	body, _ := json.Marshal(req)
+	hreq, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://migrated/v1/migrate", bytes.NewReader(body))
+	if err != nil {
+		return MigrateReport{}, err
+	}
+	resp, err := c.http.Do(hreq)
+	if err != nil {
+		return MigrateReport{}, c.dialError(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode/100 != 2 {
+		var e Error
+		b, _ := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+		if json.Unmarshal(b, &e) == nil && e.Error != "" {
+			return MigrateReport{}, errors.New(e.Error)
+		}
+		return MigrateReport{}, fmt.Errorf("migrated: %s", resp.Status)
+	}
+	dec := json.NewDecoder(io.LimitReader(resp.Body, maxResponse))
+	for {
+		var ev MigrateEvent
+		if err := dec.Decode(&ev); err != nil {
+			return MigrateReport{}, fmt.Errorf("migrated ended the answer early: %w", err)
+		}
+		if onEvent != nil {
+			onEvent(ev)
+		}
+		switch {
+		case ev.Error != "":
+			return MigrateReport{}, errors.New(ev.Error)
+		case ev.Report != nil:
+			return *ev.Report, nil
+		}
+	}
 }

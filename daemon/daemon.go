@@ -16,6 +16,7 @@ import (
 	"github.com/migrate-dev/migrate/api"
 	"github.com/migrate-dev/migrate/cluster"
 	"github.com/migrate-dev/migrate/internal/buildinfo"
+	"github.com/migrate-dev/migrate/transport"
 )
 
 // Defaults for a daemon started without flags.
@@ -40,10 +41,11 @@ type Config struct {
 
 // Daemon is a running migrated.
 type Daemon struct {
-	cfg     Config
-	log     *slog.Logger
-	cluster *cluster.Cluster
-	procs   atomic.Int64 // processes this node runs on behalf of the cluster
+	cfg      Config
+	log      *slog.Logger
+	cluster  *cluster.Cluster
+	identity *transport.Identity // mutual TLS for migrations
+	procs    atomic.Int64        // processes this node runs on behalf of the cluster
 }
 
 func (cfg *Config) fill() error {
@@ -126,12 +128,22 @@ func Start(ctx context.Context, cfg Config) (*Daemon, func() error, error) {
 		return fail(err)
 	}
 	undo = append(undo, func() { ln.Close(); os.Remove(cfg.Socket) })
+	if d.identity, err = loadOrCreateIdentity(filepath.Join(cfg.StateDir, "tls"), cfg.Name); err != nil {
+		return fail(err)
+	}
+	qln, err := transport.Listen(ctx, cfg.QUICAddr, d.identity, transport.DefaultConfig())
+	if err != nil {
+		return fail(fmt.Errorf("migration address %s: %w", cfg.QUICAddr, err))
+	}
+	undo = append(undo, func() { qln.Close() })
 	cl, err := d.startCluster(ctx, key)
 	if err != nil {
 		return fail(err)
 	}
 	d.cluster = cl
-	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second}
+	mctx, stopMigrations := context.WithCancel(context.Background())
+	go d.serveMigrations(mctx, qln)
+	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ConnContext: peerContext}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			d.log.Error("api server", "error", err)
@@ -143,6 +155,8 @@ func Start(ctx context.Context, cfg Config) (*Daemon, func() error, error) {
 		sctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
 		_ = srv.Shutdown(sctx)
+		stopMigrations()
+		qln.Close()
 		err := cl.Leave(3 * time.Second)
 		os.Remove(cfg.Socket)
 		unlock()
@@ -206,3 +220,29 @@ func ensureDir(dir string, perm os.FileMode) error {
 }
 
 func socketDir(path string) string { return filepath.Dir(path) }
+
+// loadOrCreateIdentity loads the node's TLS identity from dir. A node
+// without one (a fresh one-node cluster) makes its own CA: it can then
+// migrate to nodes only once it shares a CA with them (migrate lab does
+// that; see the README).
+func loadOrCreateIdentity(dir, name string) (*transport.Identity, error) {
+	id, err := transport.LoadIdentity(dir)
+	if err == nil {
+		return id, nil
+	}
+	if _, serr := os.Stat(dir); serr == nil {
+		return nil, err // there, but broken: say so
+	}
+	caPEM, caKey, err := transport.NewCA(name + " CA")
+	if err != nil {
+		return nil, err
+	}
+	cert, key, err := transport.IssueNode(caPEM, caKey, name, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := transport.WriteIdentity(dir, caPEM, cert, key); err != nil {
+		return nil, err
+	}
+	return transport.LoadIdentity(dir)
+}

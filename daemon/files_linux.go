@@ -51,10 +51,14 @@ func listenSocket(path string) (net.Listener, error) {
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("api socket %s: remove stale socket: %w", path, err)
 	}
-	old := unix.Umask(0o077)
 	ln, err := net.Listen("unix", path)
-	unix.Umask(old)
 	if err != nil {
+		return nil, fmt.Errorf("api socket: %w", err)
+	}
+	// Anyone may connect; each request is authorized by the caller's
+	// credentials (SO_PEERCRED).
+	if err := os.Chmod(path, 0o666); err != nil {
+		ln.Close()
 		return nil, fmt.Errorf("api socket: %w", err)
 	}
 	ln.(*net.UnixListener).SetUnlinkOnClose(false)

@@ -181,3 +181,31 @@ func TestBadPID(t *testing.T) {
 		}
 	}
 }
+
+// TestResumeInSyscall: a process resumed after a checkpoint (without
+// --kill) goes on inside the system call it was in. python3 sleeping in
+// clock_nanosleep exits on any unexpected error, which the kernel's
+// internal -ERESTART_RESTARTBLOCK would be if it leaked.
+func TestResumeInSyscall(t *testing.T) {
+	testutil.RequireRoot(t)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not installed")
+	}
+	cmd := exec.Command(py, "-c", "import time\nwhile True: time.sleep(0.05)")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	time.Sleep(300 * time.Millisecond)
+	for i := range 3 {
+		dir := filepath.Join(t.TempDir(), fmt.Sprint(i))
+		if _, err := Checkpoint(context.Background(), cmd.Process.Pid, dir, Options{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	if st, err := procfs.Status(cmd.Process.Pid); err != nil || st.State == 'Z' {
+		t.Fatalf("python died after checkpoints: %v %v", st.State, err)
+	}
+}

@@ -2,12 +2,14 @@ package dumper
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -38,7 +40,10 @@ type pageSaver struct {
 	pm      *procfs.Pagemap
 	mem     *os.File // /proc/PID/mem, opened on first need (unreadable mappings)
 	entries []procfs.PagemapEntry
-	stats   PageStats
+	// tolerant skips pages that cannot be read (EFAULT): the process runs
+	// and may have unmapped them since they were listed.
+	tolerant bool
+	stats    PageStats
 }
 
 func newPageSaver(pid int) (*pageSaver, error) {
@@ -124,6 +129,7 @@ type chunk struct {
 	addr uint64
 	buf  []byte
 	zero []bool
+	skip []bool // pages left out (tolerant reads); nil when none
 	err  error
 }
 
@@ -168,7 +174,11 @@ func (s *pageSaver) reader(spans []span, free <-chan chunk, full chan<- chunk, s
 			}
 			n := min(uint64(readChunk), sp.end-addr)
 			c.addr, c.buf, c.zero = addr, c.buf[:n], c.zero[:n/pageSize]
-			if c.err = s.read(addr, c.buf, sp.readable); c.err == nil {
+			c.err = s.read(addr, c.buf, sp.readable)
+			if c.err != nil && s.tolerant && errors.Is(c.err, unix.EFAULT) {
+				c.err = s.readPages(&c, sp.readable)
+			}
+			if c.err == nil {
 				for i := range c.zero {
 					c.zero[i] = bytes.Equal(c.buf[i*pageSize:(i+1)*pageSize], zeroPage)
 				}
@@ -202,11 +212,31 @@ func (s *pageSaver) read(addr uint64, b []byte, readable bool) error {
 	return nil
 }
 
+// readPages reads a chunk page by page, leaving out the pages that fault
+// (marked by a nil buffer slot: zero stays false and skip is set).
+func (s *pageSaver) readPages(c *chunk, readable bool) error {
+	c.skip = c.skip[:0]
+	for i := range c.zero {
+		p := c.buf[i*pageSize : (i+1)*pageSize]
+		err := s.read(c.addr+uint64(i)*pageSize, p, readable)
+		if err != nil && !errors.Is(err, unix.EFAULT) {
+			return err
+		}
+		c.skip = append(c.skip, err != nil)
+	}
+	return nil
+}
+
 // record hands a chunk to the sink as runs of zero and non-zero pages.
 func (s *pageSaver) record(c chunk, w PageSink) error {
+	skipped := func(i int) bool { return len(c.skip) > i && c.skip[i] }
 	for i := 0; i < len(c.zero); {
+		if skipped(i) {
+			i++
+			continue
+		}
 		j := i + 1
-		for j < len(c.zero) && c.zero[j] == c.zero[i] {
+		for j < len(c.zero) && c.zero[j] == c.zero[i] && !skipped(j) {
 			j++
 		}
 		addr, pages := c.addr+uint64(i)*pageSize, uint64(j-i)

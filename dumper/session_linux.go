@@ -170,6 +170,10 @@ func (m *MemReader) Present(vmas []image.VMA) ([]Span, error) {
 	return out, nil
 }
 
+// SetTolerant makes Copy leave out pages that fault instead of failing:
+// for reading a running process, whose mappings change under the reader.
+func (m *MemReader) SetTolerant(on bool) { m.s.tolerant = on }
+
 // Copy reads the spans into sink, in order.
 func (m *MemReader) Copy(spans []Span, sink PageSink) error {
 	in := make([]span, len(spans))

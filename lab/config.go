@@ -20,6 +20,9 @@ const (
 	MaxHosts      = 32
 	GossipPort    = 7946
 	QUICPort      = 7947
+	// PIDRange spaces the PIDs of the hosts: host K's processes get PIDs
+	// from K*PIDRange up.
+	PIDRange = 100000
 )
 
 // Config describes a lab. The zero value is the default two-host lab run

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/transport"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,17 +28,21 @@ func (l *Lab) addHost(ctx context.Context, k int) error {
 			return err
 		}
 	}
-	p, err := l.startInit([]string{"--role", "host", "--host", name, "--lab-dir", l.cfg.dir(), "--dir", dir}, hostFlags, filepath.Join(dir, "init.log"))
+	p, commit, err := l.startInit([]string{"--role", "host", "--host", name, "--index", strconv.Itoa(k), "--lab-dir", l.cfg.dir(), "--dir", dir}, hostFlags, filepath.Join(dir, "init.log"))
 	if p.PID > 0 {
 		l.st.Host = append(l.st.Host, hostState{Name: name, Index: k, Init: p})
 		if serr := l.save(); serr != nil && err == nil {
 			err = serr
 		}
+		commit()
 	}
 	if err != nil {
 		return err
 	}
 	if err := l.connect(k, p.PID); err != nil {
+		return err
+	}
+	if err := l.issueIdentity(name, HostAddr(k), filepath.Join(dir, "state", "tls")); err != nil {
 		return err
 	}
 	h := &Host{lab: l, Name: name, Index: k, Addr: HostAddr(k)}
@@ -191,4 +197,22 @@ func (h *Host) missingPeers(ctx context.Context) ([]string, error) {
 		}
 	}
 	return missing, nil
+}
+
+// issueIdentity gives a host its migration certificate, signed by the
+// lab's CA.
+func (l *Lab) issueIdentity(name string, addr netip.Addr, dir string) error {
+	caPEM, err := os.ReadFile(l.caPath())
+	if err != nil {
+		return err
+	}
+	caKey, err := os.ReadFile(l.caKeyPath())
+	if err != nil {
+		return err
+	}
+	cert, key, err := transport.IssueNode(caPEM, caKey, name, []net.IP{addr.AsSlice()})
+	if err != nil {
+		return err
+	}
+	return transport.WriteIdentity(dir, caPEM, cert, key)
 }

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -16,8 +18,14 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// readyFD is the descriptor on which a lab init reports "ok" or an error.
-const readyFD = 3
+// Descriptors a lab init gets from the lab manager: it reports "ok" or an
+// error on readyFD, and gets "commit" on commitFD once the manager has
+// recorded it in the lab's state. An init whose manager dies before that
+// exits, so that a crashed "lab up" leaves nothing nobody knows about.
+const (
+	readyFD  = 3
+	commitFD = 4
+)
 
 // InitMain runs a lab process: `lab-init --role host|switch ...`. It is the
 // body of the hidden "migrate lab-init" command and never returns normally.
@@ -27,9 +35,13 @@ func InitMain(args []string) error {
 	host := fs.String("host", "", "host name")
 	dir := fs.String("dir", "", "host directory")
 	labDir := fs.String("lab-dir", "", "lab directory")
+	index := fs.Int("index", 0, "host number K (its PIDs start at K*PIDRange)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	// Nothing else inherited goes on to the commands the init starts.
+	_ = unix.CloseRange(commitFD+1, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	go awaitCommit(os.NewFile(commitFD, "commit"))
 	ready := os.NewFile(readyFD, "ready")
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("role", *role, "host", *host)
 	var err error
@@ -37,7 +49,7 @@ func InitMain(args []string) error {
 	case "switch":
 		err = runSwitch(ready)
 	case "host":
-		err = runHost(ready, *host, *labDir, *dir, log)
+		err = runHost(ready, *host, *index, *labDir, *dir, log)
 	default:
 		err = fmt.Errorf("unknown role %q", *role)
 	}
@@ -45,6 +57,15 @@ func InitMain(args []string) error {
 		fmt.Fprintf(ready, "%v\n", err)
 	}
 	return err
+}
+
+// awaitCommit ends the init unless the manager commits it.
+func awaitCommit(f *os.File) {
+	b, _ := io.ReadAll(io.LimitReader(f, 64))
+	f.Close()
+	if strings.TrimSpace(string(b)) != "commit" {
+		os.Exit(3)
+	}
 }
 
 func runSwitch(ready *os.File) error {
@@ -56,12 +77,19 @@ func runSwitch(ready *os.File) error {
 	return nil
 }
 
-func runHost(ready *os.File, host, labDir, dir string, log *slog.Logger) error {
+func runHost(ready *os.File, host string, index int, labDir, dir string, log *slog.Logger) error {
 	if os.Getpid() != 1 {
 		return errors.New("host init must be PID 1 of a new PID namespace")
 	}
 	if err := setupHostMounts(labDir, dir); err != nil {
 		return err
+	}
+	// Each host hands out PIDs from its own range, as separate machines
+	// in use for a while effectively do: a process that moves in keeps
+	// its PID, which must not be taken by the host's own daemon.
+	last := []byte(strconv.Itoa(index*PIDRange - 1))
+	if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", last, 0); err != nil {
+		return fmt.Errorf("set the host's PID range: %w", err)
 	}
 	if err := unix.Sethostname([]byte(host)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", host, err)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/cluster"
+	"github.com/migrate-dev/migrate/transport"
 )
 
 // Lab is a set of hosts on this machine.
@@ -153,6 +154,16 @@ func (l *Lab) build(ctx context.Context) error {
 	if err := os.WriteFile(l.keyPath(), []byte(key+"\n"), 0o600); err != nil {
 		return fmt.Errorf("write gossip key: %w", err)
 	}
+	caPEM, caKey, err := transport.NewCA("lab " + l.cfg.Name + " CA")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.caPath(), caPEM, 0o600); err != nil {
+		return err
+	}
+	if err := os.WriteFile(l.caKeyPath(), caKey, 0o600); err != nil {
+		return err
+	}
 	if err := l.startSwitch(); err != nil {
 		return err
 	}
@@ -163,6 +174,9 @@ func (l *Lab) build(ctx context.Context) error {
 	}
 	return l.waitCluster(ctx, l.cfg.Ready)
 }
+
+func (l *Lab) caPath() string    { return filepath.Join(l.cfg.dir(), "ca.pem") }
+func (l *Lab) caKeyPath() string { return filepath.Join(l.cfg.dir(), "ca-key.pem") }
 
 func (l *Lab) keyPath() string { return filepath.Join(l.cfg.dir(), "gossip.key") }
 

@@ -20,8 +20,24 @@ const bridgeName = "br0"
 
 // startInit starts a lab-init process in new namespaces and waits until it
 // reports ready. The returned proc is valid (and must be recorded) even
-// when err is not nil.
-func (l *Lab) startInit(args []string, flags uintptr, logPath string) (proc, error) {
+// when err is not nil; once it is recorded, commit lets it live (until
+// then, the init exits if this process dies).
+func (l *Lab) startInit(args []string, flags uintptr, logPath string) (pr proc, commit func(), err error) {
+	commit = func() {}
+	cr, cw, err := os.Pipe()
+	if err != nil {
+		return proc{}, commit, err
+	}
+	defer cr.Close()
+	commit = func() { cw.Write([]byte("commit\n")); cw.Close() }
+	pr, err = l.spawnInit(args, flags, logPath, cr)
+	if pr.PID == 0 {
+		cw.Close()
+	}
+	return pr, commit, err
+}
+
+func (l *Lab) spawnInit(args []string, flags uintptr, logPath string, commitR *os.File) (proc, error) {
 	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return proc{}, err
@@ -39,7 +55,7 @@ func (l *Lab) startInit(args []string, flags uintptr, logPath string) (proc, err
 	defer rd.Close()
 	argv := append([]string{"migrate", "lab-init"}, args...)
 	p, err := os.StartProcess(l.cfg.MigrateBin, argv, &os.ProcAttr{
-		Files: []*os.File{null, logf, logf, wr},
+		Files: []*os.File{null, logf, logf, wr, commitR},
 		Sys:   &syscall.SysProcAttr{Cloneflags: flags, Setsid: true},
 	})
 	wr.Close()
@@ -85,13 +101,14 @@ func tail(path string) string {
 }
 
 func (l *Lab) startSwitch() error {
-	p, err := l.startInit([]string{"--role", "switch"}, unix.CLONE_NEWNET|unix.CLONE_NEWUTS,
+	p, commit, err := l.startInit([]string{"--role", "switch"}, unix.CLONE_NEWNET|unix.CLONE_NEWUTS,
 		filepath.Join(l.cfg.dir(), "switch.log"))
 	if p.PID > 0 {
 		l.st.Switch = p
 		if serr := l.save(); serr != nil && err == nil {
 			err = serr
 		}
+		commit()
 	}
 	if err != nil {
 		return err

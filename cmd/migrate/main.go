@@ -9,9 +9,11 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strconv"
 
 	"github.com/migrate-dev/migrate/internal/cli"
 	"github.com/migrate-dev/migrate/lab"
+	"golang.org/x/sys/unix"
 )
 
 type command struct {
@@ -25,11 +27,13 @@ func commands() []command {
 		{"version", "print the version of this command and of the local daemon", runVersion},
 		{"checkpoint", "save a running process to a directory (PID DIR [--kill])", runCheckpoint},
 		{"restore", "rebuild a process from a checkpoint directory (DIR)", runRestore},
+		{"demo", "run the main job end to end: a live migration between two lab hosts", runDemo},
 		{"lab", "make, use and remove test hosts on this machine", runLab},
 	}
 }
 
-const usage = `Usage: migrate [--socket PATH] COMMAND [ARGS]
+const usage = `Usage: migrate [--socket PATH] PID HOST [flags]
+       migrate [--socket PATH] COMMAND [ARGS]
 
 migrate moves running Linux processes between machines. It talks to the
 local migrated daemon over its unix socket.
@@ -49,6 +53,9 @@ func main() {
 		}
 		os.Exit(0)
 	}
+	// Descriptors inherited from whoever started us must not reach the
+	// processes we start (lab hosts and what runs in them).
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	cli.Exit("migrate", run(context.Background(), args))
 }
 
@@ -70,6 +77,9 @@ func run(ctx context.Context, args []string) error {
 		return cli.UsageError("no command given")
 	}
 	name := fs.Arg(0)
+	if _, err := strconv.Atoi(name); err == nil { // migrate PID HOST
+		return runMigrate(ctx, fs.Args())
+	}
 	for _, c := range commands() {
 		if c.name == name {
 			return c.run(ctx, fs.Args()[1:])

@@ -84,3 +84,26 @@ func PrepareResume(r *unix.PtraceRegs) Restart {
 	r.Orig_rax = ^uint64(0)
 	return NotInSyscall
 }
+
+// ResumeInPlace edits the registers of a task that was stopped inside a
+// system call and will resume in the same task, after other system calls
+// were injected into it. The kernel applies its restart logic only on the
+// way to a signal, which an injected call's stop does not take, so it is
+// done here: calls that restart are issued again, and calls that restart
+// through restart_block (still intact in this task) go on with
+// restart_syscall, as the kernel would have done.
+func ResumeInPlace(r *unix.PtraceRegs) {
+	if int64(r.Orig_rax) < 0 {
+		return
+	}
+	switch -int64(r.Rax) {
+	case errRestartSys, errRestartNoIntr, errRestartNoHand:
+		r.Rax = r.Orig_rax
+	case errRestartRestartBlock:
+		r.Rax = unix.SYS_RESTART_SYSCALL
+	default:
+		return
+	}
+	r.Rip -= 2
+	r.Orig_rax = ^uint64(0)
+}

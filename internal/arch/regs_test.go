@@ -42,3 +42,21 @@ func TestPrepareResume(t *testing.T) {
 		}
 	}
 }
+
+func TestResumeInPlace(t *testing.T) {
+	neg := func(e int64) uint64 { return uint64(-e) }
+	r := unix.PtraceRegs{Orig_rax: 230, Rax: neg(516), Rip: 0x4002}
+	ResumeInPlace(&r)
+	if r.Rax != unix.SYS_RESTART_SYSCALL || r.Rip != 0x4000 || int64(r.Orig_rax) != -1 {
+		t.Errorf("restart block: %+v", r)
+	}
+	r = unix.PtraceRegs{Orig_rax: 0, Rax: neg(512), Rip: 0x1002}
+	ResumeInPlace(&r)
+	if r.Rax != 0 || r.Rip != 0x1000 {
+		t.Errorf("read: %+v", r)
+	}
+	r = unix.PtraceRegs{Orig_rax: 1, Rax: 5, Rip: 0x6002}
+	if ResumeInPlace(&r); r.Rax != 5 || r.Rip != 0x6002 || r.Orig_rax != 1 {
+		t.Errorf("completed call changed: %+v", r)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/migrate-dev/migrate/internal/arch"
 	"github.com/migrate-dev/migrate/internal/linux"
 	"golang.org/x/sys/unix"
 )
@@ -192,11 +193,15 @@ func (r *Remote) blockSignals() error {
 }
 
 // Restore puts back the registers and signal mask the thread had when the
-// Remote was made. The Remote stays usable; a later Syscall saves nothing
+// Remote was made, with a system call it was interrupted in set to
+// restart (see arch.ResumeInPlace: resuming from an injected call's stop
+// would otherwise hand the kernel-internal -ERESTART* code to the program). The Remote stays usable; a later Syscall saves nothing
 // new and needs another Restore.
 func (r *Remote) Restore() error {
 	err := r.t.Do(func() error {
-		if err := linux.PtraceSetRegs(r.tid, &r.saved); err != nil {
+		regs := r.saved
+		arch.ResumeInPlace(&regs)
+		if err := linux.PtraceSetRegs(r.tid, &regs); err != nil {
 			return err
 		}
 		if err := linux.PtraceSetSigmask(r.tid, r.savedMask); err != nil {

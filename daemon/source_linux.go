@@ -1,0 +1,92 @@
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/cluster"
+	"github.com/migrate-dev/migrate/dumper"
+	"github.com/migrate-dev/migrate/precopy"
+	"github.com/migrate-dev/migrate/transport"
+)
+
+// MigrateOut moves process pid to the node named (or addressed) by host.
+// Progress is called after every round. The process is never lost: on
+// error it runs on here as before.
+func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progress func(precopy.Progress)) (precopy.Report, error) {
+	var rep precopy.Report
+	target, err := d.findNode(req.Host)
+	if err != nil {
+		return rep, err
+	}
+	if d.identity == nil {
+		return rep, errors.New("this node has no migration identity (TLS)")
+	}
+	cfg := transport.DefaultConfig()
+	cfg.Compress = req.Compress != "none"
+	if req.Streams > 0 {
+		cfg.Streams = req.Streams
+	}
+	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	conn, err := transport.Dial(dctx, target.Meta.QUICAddr, d.identity, target.Name, cfg)
+	cancel()
+	if err != nil {
+		return rep, fmt.Errorf("connect to %s at %s: %w", target.Name, target.Meta.QUICAddr, err)
+	}
+	defer conn.Close()
+	ctl, err := conn.OpenControl(ctx)
+	if err != nil {
+		return rep, err
+	}
+	pages, err := conn.OpenPages(ctx)
+	if err != nil {
+		return rep, err
+	}
+	s, err := dumper.Seize(req.PID)
+	if err != nil {
+		return rep, err
+	}
+	d.log.Info("migrating", "pid", req.PID, "to", target.Name)
+	rep, err = precopy.Migrate(ctx, s, ctl, pages, precopy.Options{
+		ID:          fmt.Sprintf("%s-%d-%d", d.cfg.Name, req.PID, time.Now().UnixNano()),
+		MaxDowntime: time.Duration(req.MaxDowntimeMS * float64(time.Millisecond)),
+		MaxRounds:   req.MaxRounds,
+		Progress:    progress,
+	})
+	rep.WireBytes = pages.Stats().WireBytes
+	if err != nil {
+		d.log.Warn("migration failed; the process runs here as before", "pid", req.PID, "to", target.Name, "error", err)
+		return rep, fmt.Errorf("migrate pid %d to %s: %w (the process still runs here)", req.PID, target.Name, err)
+	}
+	d.log.Info("migrated", "pid", req.PID, "to", target.Name, "frozen", rep.Frozen, "rounds", rep.Rounds)
+	return rep, nil
+}
+
+// findNode resolves a node name, gossip address, migration address or IP
+// to a live member other than this node.
+func (d *Daemon) findNode(host string) (cluster.Member, error) {
+	var names []string
+	for _, m := range d.cluster.Members() {
+		names = append(names, m.Name)
+		ip, _, _ := net.SplitHostPort(m.Address)
+		qip, _, _ := net.SplitHostPort(m.Meta.QUICAddr)
+		if host != m.Name && host != m.Address && host != m.Meta.QUICAddr && host != ip && host != qip {
+			continue
+		}
+		switch {
+		case m.Name == d.cfg.Name:
+			return m, fmt.Errorf("%s is this node", host)
+		case m.State != cluster.StateAlive:
+			return m, fmt.Errorf("node %s is %s", m.Name, m.State)
+		case m.Meta.QUICAddr == "":
+			return m, fmt.Errorf("node %s advertises no migration address", m.Name)
+		}
+		return m, nil
+	}
+	return cluster.Member{}, fmt.Errorf("unknown host %q (cluster: %s)", host, strings.Join(names, ", "))
+}

@@ -1,0 +1,22 @@
+package e2e
+
+import (
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/migrate-dev/migrate/internal/testutil"
+)
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		if err := testutil.BecomeSubreaper(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	testutil.CloexecInherited()
+	code := m.Run()
+	testutil.Cleanup()
+	os.Exit(code)
+}

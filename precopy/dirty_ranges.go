@@ -1,0 +1,95 @@
+package precopy
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+)
+
+// trackPageSize is the granularity of dirty tracking (x86-64 base pages).
+const trackPageSize = 4096
+
+// checkRanges rejects empty, inverted or unaligned ranges.
+func checkRanges(rs []Range) error {
+	for _, r := range rs {
+		if r.Start >= r.End || r.Start%trackPageSize != 0 || r.End%trackPageSize != 0 {
+			return fmt.Errorf("bad range %v: want a non-empty page-aligned [start, end)", r)
+		}
+	}
+	return nil
+}
+
+// normalizeRanges returns rs sorted with overlapping and adjacent ranges
+// merged, in a new slice.
+func normalizeRanges(rs []Range) []Range { return sortMerge(slices.Clone(rs)) }
+
+// sortMerge sorts rs and merges overlapping and adjacent ranges, in place.
+func sortMerge(rs []Range) []Range {
+	slices.SortFunc(rs, func(a, b Range) int { return cmp.Compare(a.Start, b.Start) })
+	out := rs[:0]
+	for _, r := range rs {
+		if n := len(out); n > 0 && r.Start <= out[n-1].End {
+			out[n-1].End = max(out[n-1].End, r.End)
+			continue
+		}
+		out = append(out, r)
+	}
+	return out
+}
+
+// appendMerged appends r to the sorted, merged rs, merging it with the last
+// range when they touch. r must not start below the last range's start.
+func appendMerged(rs []Range, r Range) []Range {
+	if n := len(rs); n > 0 && r.Start <= rs[n-1].End {
+		rs[n-1].End = max(rs[n-1].End, r.End)
+		return rs
+	}
+	return append(rs, r)
+}
+
+// unionRanges returns the normalized union of a and b.
+func unionRanges(a, b []Range) []Range {
+	return normalizeRanges(append(slices.Clone(a), b...))
+}
+
+// subtractRanges returns a minus b; both must be normalized, and so is the
+// result.
+func subtractRanges(a, b []Range) []Range {
+	var out []Range
+	j := 0
+	for _, r := range a {
+		for j < len(b) && b[j].End <= r.Start {
+			j++
+		}
+		cur := r.Start
+		for k := j; k < len(b) && b[k].Start < r.End; k++ {
+			if b[k].Start > cur {
+				out = append(out, Range{cur, b[k].Start})
+			}
+			cur = max(cur, b[k].End)
+		}
+		if cur < r.End {
+			out = append(out, Range{cur, r.End})
+		}
+	}
+	return out
+}
+
+// intersectRanges returns the parts of a that are also in b; both must be
+// normalized, and so is the result.
+func intersectRanges(a, b []Range) []Range {
+	var out []Range
+	i, j := 0, 0
+	for i < len(a) && j < len(b) {
+		lo, hi := max(a[i].Start, b[j].Start), min(a[i].End, b[j].End)
+		if lo < hi {
+			out = append(out, Range{lo, hi})
+		}
+		if a[i].End < b[j].End {
+			i++
+		} else {
+			j++
+		}
+	}
+	return out
+}

@@ -1,0 +1,85 @@
+package precopy
+
+import (
+	"math/rand/v2"
+	"slices"
+	"testing"
+)
+
+func TestNoneTracker(t *testing.T) {
+	n := NewNoneTracker()
+	if n.Name() != "none" {
+		t.Fatal(n.Name())
+	}
+	if err := n.Track([]Range{{0x3000, 0x5000}, {0x1000, 0x2000}, {0x2000, 0x3000}, {0x8000, 0x9000}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		got, err := n.Collect()
+		if want := []Range{{0x1000, 0x5000}, {0x8000, 0x9000}}; err != nil || !slices.Equal(got, want) {
+			t.Fatalf("collected %v, %v; want %v", got, err, want)
+		}
+	}
+	if err := n.Untrack([]Range{{0x2000, 0x3000}, {0x20000, 0x30000}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := n.Collect()
+	if want := []Range{{0x1000, 0x2000}, {0x3000, 0x5000}, {0x8000, 0x9000}}; !slices.Equal(got, want) {
+		t.Fatalf("after Untrack: collected %v, want %v", got, want)
+	}
+	for _, bad := range []Range{{0x1000, 0x1000}, {0x2000, 0x1000}, {0x1001, 0x2000}, {0x1000, 0x2fff}} {
+		if err := n.Track([]Range{bad}); err == nil {
+			t.Errorf("Track(%v) did not fail", bad)
+		}
+	}
+	n.Close()
+	if got, _ := n.Collect(); len(got) != 0 {
+		t.Fatalf("after Close: %v", got)
+	}
+}
+
+// TestRangeSets compares the range-set operations with a bitmap model.
+func TestRangeSets(t *testing.T) {
+	const pages = 64
+	rng := rand.New(rand.NewPCG(1, 2))
+	random := func() ([]Range, [pages]bool) {
+		var rs []Range
+		var bits [pages]bool
+		for range rng.IntN(6) {
+			lo := rng.IntN(pages)
+			hi := lo + 1 + rng.IntN(pages-lo)
+			rs = append(rs, Range{uint64(lo) * trackPageSize, uint64(hi) * trackPageSize})
+			for i := lo; i < hi; i++ {
+				bits[i] = true
+			}
+		}
+		return rs, bits
+	}
+	fromBits := func(bits [pages]bool) []Range {
+		var rs []Range
+		for i, b := range bits {
+			if b {
+				rs = appendMerged(rs, Range{uint64(i) * trackPageSize, uint64(i+1) * trackPageSize})
+			}
+		}
+		return rs
+	}
+	for i := range 2000 {
+		a, ab := random()
+		b, bb := random()
+		var union, diff, inter [pages]bool
+		for p := range pages {
+			union[p], diff[p], inter[p] = ab[p] || bb[p], ab[p] && !bb[p], ab[p] && bb[p]
+		}
+		na, nb := normalizeRanges(a), normalizeRanges(b)
+		check := func(op string, got []Range, want [pages]bool) {
+			if w := fromBits(want); !slices.Equal(got, w) {
+				t.Fatalf("case %d: %s(%v, %v) = %v, want %v", i, op, a, b, got, w)
+			}
+		}
+		check("normalize", na, ab)
+		check("union", unionRanges(a, b), union)
+		check("subtract", subtractRanges(na, nb), diff)
+		check("intersect", intersectRanges(na, nb), inter)
+	}
+}

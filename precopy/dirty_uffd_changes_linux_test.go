@@ -1,0 +1,199 @@
+//go:build linux
+
+package precopy
+
+import (
+	"fmt"
+	"slices"
+	"testing"
+)
+
+// TestUffdCollectRacesWrites collects in a loop while the helper writes
+// pages of a permutation: every page written is reported, and no other.
+func TestUffdCollectRacesWrites(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	const npages, seed = 8192, 7
+	region := h.mmap(t, npages)
+	if err := u.Track([]Range{region}); err != nil {
+		t.Fatal(err)
+	}
+	seen := make(map[uint64]int)
+	collect := func() error {
+		rs, err := u.Collect()
+		for _, r := range rs {
+			for p := r.Start; p < r.End; p += trackPageSize {
+				seen[p]++
+			}
+		}
+		return err
+	}
+	stop, done := make(chan struct{}), make(chan error)
+	collects := 0
+	go func() {
+		for {
+			if err := collect(); err != nil {
+				done <- err
+				return
+			}
+			collects++
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+		}
+	}()
+	const written = 8000
+	for lo := 0; lo < written; lo += 1000 {
+		if got := h.do(t, "p %#x %d %d %d %d", region.Start, npages, seed, lo, lo+1000); got != "ok" {
+			t.Fatalf("helper answered %q", got)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%d collects during the writes", collects)
+	var want []uint64
+	for _, i := range helperPerm(npages, seed)[:written] {
+		want = append(want, region.Start+uint64(i)*trackPageSize)
+	}
+	if err := collect(); err != nil { // writes that raced with the loop's last Collect
+		t.Fatal(err)
+	}
+	twice := 0
+	for _, p := range want {
+		switch n := seen[p]; {
+		case n == 0:
+			t.Errorf("page %#x was written and never reported", p)
+		case n > 1:
+			twice++
+		}
+		delete(seen, p)
+	}
+	// A page can be reported twice: the write fault lifts the protection
+	// before the store retires, a Collect reports and re-protects the
+	// page in between, and the store faults again.
+	t.Logf("%d pages written once were reported twice", twice)
+	if len(seen) != 0 {
+		t.Errorf("%d pages reported that were not written", len(seen))
+	}
+}
+
+// TestUffdManyRegions writes every other page of a region, so that Collect
+// needs several PAGEMAP_SCAN calls.
+func TestUffdManyRegions(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	const npages = 4*scanVecLen + 100
+	region := h.mmap(t, npages)
+	if err := u.Track([]Range{region}); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 2 {
+		if got := h.do(t, "s %#x %d 2", region.Start, npages); got != "ok" {
+			t.Fatal(got)
+		}
+		var want []uint64
+		for i := uint64(0); i < npages; i += 2 {
+			want = append(want, region.Start+i*trackPageSize)
+		}
+		collectWant(t, u, want, fmt.Sprintf("round %d", round))
+	}
+}
+
+// TestUffdKernelWrites checks that writes by the kernel (read(2) into a
+// tracked buffer, populated or not) succeed and are reported: the
+// userfaultfd is UFFD_USER_MODE_ONLY, but async write-protect faults are
+// resolved without it.
+func TestUffdKernelWrites(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	if err := u.Track([]Range{h.anon, h.file}); err != nil {
+		t.Fatal(err)
+	}
+	// Even anonymous pages are populated, odd ones are not.
+	pages := []uint64{h.anon.Start + 2*trackPageSize, h.anon.Start + 3*trackPageSize, h.file.Start + 5*trackPageSize}
+	for _, p := range pages {
+		if got := h.do(t, "k %#x", p+100); got != "ok" {
+			t.Fatal(got)
+		}
+	}
+	collectWant(t, u, pages, "after read(2) into tracked pages")
+}
+
+// TestUffdDontneed: an anonymous page emptied by MADV_DONTNEED is reported
+// (its contents changed to zeros); a private file page is not (see
+// UffdTracker).
+func TestUffdDontneed(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	if err := u.Track([]Range{h.anon, h.file}); err != nil {
+		t.Fatal(err)
+	}
+	pages := []uint64{h.anon.Start + 4*trackPageSize, h.file.Start + 2*trackPageSize}
+	h.write(t, pages)
+	collectWant(t, u, pages, "after writes")
+	for _, p := range pages {
+		if got := h.do(t, "d %#x", p); got != "ok" {
+			t.Fatal(got)
+		}
+	}
+	got, err := u.Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(got, Range{pages[0], pages[0] + trackPageSize}) {
+		t.Errorf("anonymous page emptied by MADV_DONTNEED not reported: %v", got)
+	}
+	t.Logf("after MADV_DONTNEED of an anonymous and a private file page: %v", got)
+}
+
+// TestUffdMappingsChange untracks a mapping that is gone, tracks a new one,
+// and finds a tracked mapping replaced behind its back.
+func TestUffdMappingsChange(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	b := h.mmap(t, 64)
+	if err := u.Track([]Range{h.anon, b}); err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, []uint64{b.Start, h.anon.Start})
+	collectWant(t, u, []uint64{h.anon.Start, b.Start}, "both tracked")
+	if got := h.do(t, "u %#x", b.Start); got != "ok" {
+		t.Fatal(got)
+	}
+	if err := u.Untrack([]Range{b}); err != nil {
+		t.Fatalf("untracking an unmapped range: %v", err)
+	}
+	if err := u.Untrack([]Range{b, {0x1000, 0x3000}}); err != nil {
+		t.Fatalf("untracking ranges never tracked: %v", err)
+	}
+	c := h.mmap(t, 32)
+	if err := u.Track([]Range{c}); err != nil {
+		t.Fatal(err)
+	}
+	if err := u.Untrack([]Range{h.anon}); err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, []uint64{h.anon.Start + 3*trackPageSize, c.Start + 5*trackPageSize, c.Start + 6*trackPageSize})
+	collectWant(t, u, []uint64{c.Start + 5*trackPageSize, c.Start + 6*trackPageSize}, "new mapping")
+
+	// Replace pages 8-15 of c with a fresh mapping: reported whole, then
+	// tracked again.
+	replaced := Range{c.Start + 8*trackPageSize, c.Start + 16*trackPageSize}
+	if got := h.do(t, "f %#x 8", replaced.Start); got != "ok" {
+		t.Fatal(got)
+	}
+	got, err := u.Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(got, []Range{replaced}) {
+		t.Fatalf("after replacing %v: collected %v", replaced, got)
+	}
+	h.write(t, []uint64{c.Start + 10*trackPageSize, c.Start + trackPageSize})
+	collectWant(t, u, []uint64{c.Start + trackPageSize, c.Start + 10*trackPageSize}, "after re-registering")
+}

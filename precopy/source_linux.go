@@ -1,0 +1,334 @@
+package precopy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/migrate-dev/migrate/dumper"
+	"github.com/migrate-dev/migrate/image"
+	"golang.org/x/sys/unix"
+)
+
+// Control is the control stream to the destination.
+type Control interface {
+	Send(ctx context.Context, typ uint16, payload []byte) error
+	Recv(ctx context.Context) (uint16, []byte, error)
+}
+
+// PageStream carries pages to the destination in rounds. Close returns
+// once the destination has every page.
+type PageStream interface {
+	dumper.PageSink
+	EndRound(round uint32) error
+	Close() error
+}
+
+// Options tune a migration; zero values mean the defaults.
+type Options struct {
+	ID             string
+	MaxDowntime    time.Duration // target freeze time; default 50ms
+	MaxRounds      int           // pre-copy rounds before the final one; default 10
+	ConfirmTimeout time.Duration // waiting for the destination's answers; default 60s
+	Progress       func(Progress)
+}
+
+func (o *Options) fill() {
+	if o.MaxDowntime <= 0 {
+		o.MaxDowntime = 50 * time.Millisecond
+	}
+	if o.MaxRounds <= 0 {
+		o.MaxRounds = 10
+	}
+	if o.ConfirmTimeout <= 0 {
+		o.ConfirmTimeout = 60 * time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = func(Progress) {}
+	}
+}
+
+// Progress is reported after every round.
+type Progress struct {
+	Round      int           `json:"round"`
+	Phase      string        `json:"phase"` // "precopy", "final", "restore", "done"
+	PagesSent  uint64        `json:"pages_sent"`
+	DirtyPages uint64        `json:"dirty_pages"` // left for the next round
+	DirtyRate  float64       `json:"dirty_rate"`  // pages per second written by the process
+	LinkRate   float64       `json:"link_rate"`   // pages per second sent
+	Remaining  time.Duration `json:"remaining"`   // predicted time of the next round
+}
+
+// Report sums up a finished migration.
+type Report struct {
+	Rounds    int           `json:"rounds"`
+	PagesSent uint64        `json:"pages_sent"` // data pages, all rounds
+	ZeroPages uint64        `json:"zero_pages"`
+	Tracker   string        `json:"tracker"`
+	Frozen    time.Duration `json:"frozen"`
+	Total     time.Duration `json:"total"`
+	RestoreMS float64       `json:"restore_ms"`
+	WireBytes uint64        `json:"wire_bytes"` // filled in by the caller, who owns the transport
+}
+
+// Migrate moves the seized process to the destination behind ctl and
+// pages. It owns s: on success the source process is killed (after the
+// destination runs it); on any error it is released exactly as it was.
+func Migrate(ctx context.Context, s *dumper.Session, ctl Control, pages PageStream, opt Options) (rep Report, err error) {
+	opt.fill()
+	start := time.Now()
+	m := &migration{s: s, ctl: ctl, pages: pages, opt: opt}
+	defer func() {
+		if err != nil {
+			if unix.Kill(s.PID(), 0) != nil {
+				err = fmt.Errorf("pid %d exited during the migration: %w", s.PID(), err)
+			}
+			m.abort(err)
+		}
+		rep = m.rep
+		rep.Total = time.Since(start)
+	}()
+	if err := m.hello(ctx); err != nil {
+		return rep, err
+	}
+	if err := m.startTracking(); err != nil {
+		return rep, err
+	}
+	if err := m.precopy(ctx); err != nil {
+		return rep, err
+	}
+	return rep, m.final(ctx)
+}
+
+type migration struct {
+	s     *dumper.Session
+	ctl   Control
+	pages PageStream
+	opt   Options
+	rep   Report
+
+	tracker Tracker
+	mem     *dumper.MemReader
+	vmas    []image.VMA
+	pending []dumper.Span // pages to send in the next round
+	frozen  time.Time
+}
+
+func (m *migration) hello(ctx context.Context) error {
+	comm, _ := procComm(m.s.PID())
+	err := m.ctl.Send(ctx, MsgHello, encode(Hello{ID: m.opt.ID, PID: m.s.PID(), Comm: comm}))
+	if err != nil {
+		return fmt.Errorf("send hello: %w", err)
+	}
+	return m.expect(ctx, MsgAccept, nil)
+}
+
+// expect waits for one message type; a MsgError becomes the error.
+func (m *migration) expect(ctx context.Context, want uint16, v any) error {
+	ctx, cancel := context.WithTimeout(ctx, m.opt.ConfirmTimeout)
+	defer cancel()
+	typ, body, err := m.ctl.Recv(ctx)
+	if err != nil {
+		return fmt.Errorf("destination: %w", err)
+	}
+	switch typ {
+	case want:
+		if v != nil {
+			return Decode(body, v)
+		}
+		return nil
+	case MsgError:
+		var e Error
+		if err := Decode(body, &e); err != nil {
+			return err
+		}
+		return fmt.Errorf("destination: %s", e.Error)
+	}
+	return fmt.Errorf("destination: unexpected message %d (want %d)", typ, want)
+}
+
+// startTracking sets up dirty tracking while the process is stopped, then
+// lets it run.
+func (m *migration) startTracking() error {
+	r, err := m.s.Remote()
+	if err != nil {
+		return err
+	}
+	t, note, err := NewTracker(m.s.Tracer(), m.s.PID(), r)
+	if err != nil {
+		return err
+	}
+	m.tracker, m.rep.Tracker = t, note
+	if m.mem, err = dumper.NewMemReader(m.s.PID()); err != nil {
+		return err
+	}
+	m.mem.SetTolerant(true) // until the final round
+	return m.s.Resume()
+}
+
+// precopy sends everything once, then what was written, round after round,
+// until the next round is predicted to fit the downtime target or stops
+// shrinking.
+func (m *migration) precopy(ctx context.Context) error {
+	var last uint64 = ^uint64(0)
+	for round := 1; round <= m.opt.MaxRounds; round++ {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		t0 := time.Now()
+		if err := m.collect(); err != nil {
+			return err
+		}
+		n, err := m.send(uint32(round))
+		if err != nil {
+			return err
+		}
+		took := time.Since(t0)
+		m.rep.Rounds = round
+		p := Progress{Round: round, Phase: "precopy", PagesSent: m.rep.PagesSent, LinkRate: float64(n) / took.Seconds()}
+		// What the process dirtied while this round was sent is what the
+		// next round will carry.
+		if err := m.collect(); err != nil {
+			return err
+		}
+		dirty := pagesIn(m.pending)
+		p.DirtyPages, p.DirtyRate = dirty, float64(dirty)/took.Seconds()
+		if p.LinkRate > 0 {
+			p.Remaining = time.Duration(float64(dirty) / p.LinkRate * float64(time.Second))
+		}
+		m.opt.Progress(p)
+		if p.Remaining <= m.opt.MaxDowntime || (round > 1 && dirty >= last) {
+			return nil
+		}
+		last = dirty
+	}
+	return nil
+}
+
+// collect adds to pending the pages written since the last call and the
+// pages of mappings that appeared or changed; it tracks the new ones.
+func (m *migration) collect() error {
+	vmas, err := dumper.Mappings(m.s.PID())
+	if err != nil {
+		return err
+	}
+	added, removed := diffVMAs(m.vmas, vmas)
+	m.vmas = vmas
+	if len(removed) > 0 {
+		if err := m.tracker.Untrack(trackable(removed)); err != nil {
+			return err
+		}
+	}
+	if len(added) > 0 {
+		if err := m.tracker.Track(trackable(added)); err != nil {
+			return err
+		}
+		spans, err := m.mem.Present(added)
+		if err != nil {
+			return err
+		}
+		m.pending = append(m.pending, spans...)
+	}
+	dirty, err := m.tracker.Collect()
+	if err != nil {
+		return err
+	}
+	for _, r := range dirty {
+		m.pending = append(m.pending, dumper.Span{Start: r.Start, End: r.End, Readable: true})
+	}
+	return nil
+}
+
+// send copies the pending pages and ends the round; it returns the pages
+// sent.
+func (m *migration) send(round uint32) (uint64, error) {
+	spans := mergeSpans(m.pending)
+	m.pending = nil
+	before := m.mem.Stats()
+	if err := m.mem.Copy(spans, m.pages); err != nil {
+		return 0, fmt.Errorf("round %d: %w", round, err)
+	}
+	if err := m.pages.EndRound(round); err != nil {
+		return 0, fmt.Errorf("round %d: %w", round, err)
+	}
+	after := m.mem.Stats()
+	sent := after.DataPages - before.DataPages + after.ZeroPages - before.ZeroPages
+	m.rep.PagesSent, m.rep.ZeroPages = after.DataPages, after.ZeroPages
+	return sent, nil
+}
+
+// final freezes the process, sends the last pages and its state, and
+// hands over: the source is killed only once the destination runs it.
+func (m *migration) final(ctx context.Context) error {
+	if err := m.s.Interrupt(); err != nil {
+		return err
+	}
+	m.frozen = time.Now()
+	m.mem.SetTolerant(false)
+	if err := m.collect(); err != nil {
+		return err
+	}
+	// Writable mappings the tracker could not watch go again, whole.
+	spans, err := m.mem.Present(untracked(m.vmas))
+	if err != nil {
+		return err
+	}
+	m.pending = append(m.pending, spans...)
+	if _, err := m.send(uint32(m.rep.Rounds + 1)); err != nil {
+		return err
+	}
+	if err := m.pages.Close(); err != nil {
+		return fmt.Errorf("final pages: %w", err)
+	}
+	c, err := m.s.Collect(ctx)
+	if err != nil {
+		return err
+	}
+	b, err := image.Marshal(c)
+	if err != nil {
+		return err
+	}
+	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "restore", PagesSent: m.rep.PagesSent})
+	if err := m.ctl.Send(ctx, MsgFinal, b); err != nil {
+		return fmt.Errorf("send final state: %w", err)
+	}
+	var ready Ready
+	if err := m.expect(ctx, MsgReady, &ready); err != nil {
+		return err
+	}
+	m.rep.RestoreMS = ready.RestoreMS
+	if err := m.ctl.Send(ctx, MsgGo, nil); err != nil {
+		return fmt.Errorf("send go: %w", err)
+	}
+	if err := m.expect(ctx, MsgRunning, nil); err != nil {
+		return err
+	}
+	m.rep.Frozen = time.Since(m.frozen)
+	m.tracker.Close()
+	m.mem.Close()
+	if err := m.s.Kill(); err != nil {
+		return fmt.Errorf("the process runs on the destination, but killing the source failed: %w", err)
+	}
+	_ = m.ctl.Send(ctx, MsgDone, encode(m.rep))
+	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "done", PagesSent: m.rep.PagesSent})
+	return nil
+}
+
+// abort tells the destination and puts the source back as it was.
+func (m *migration) abort(cause error) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = m.ctl.Send(ctx, MsgError, encode(Error{Error: cause.Error()}))
+	if m.tracker != nil {
+		m.tracker.Close()
+	}
+	if m.mem != nil {
+		m.mem.Close()
+	}
+	if err := m.s.Release(); err != nil && !errors.Is(err, errGone) {
+		_ = err // the process is gone or could not be stopped: nothing left to restore
+	}
+}
+
+var errGone = errors.New("process gone")
