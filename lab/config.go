@@ -21,7 +21,7 @@ const (
 	GossipPort    = 7946
 	QUICPort      = 7947
 	// PIDRange spaces the PIDs of the hosts: host K's processes get PIDs
-	// from K*PIDRange up.
+	// from (K-1)*PIDRange up (h1's are small).
 	PIDRange = 100000
 )
 

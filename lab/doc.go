@@ -19,6 +19,9 @@
 //     the PID and later the exit status. `lab exec` and the host's migrated
 //     are started this way, so they are in every namespace of the host.
 //
+// Host hK hands out PIDs from (K-1)*PIDRange up, so that a process that
+// moves between hosts keeps a PID no other host uses.
+//
 // Host hK has address 198.18.0.K/24 on its eth0, whose peer is on the
 // switch's bridge; there is no default route, so a host reaches the other
 // hosts of its lab and nothing else. Labs do not collide: each has its own

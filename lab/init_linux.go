@@ -87,9 +87,11 @@ func runHost(ready *os.File, host string, index int, labDir, dir string, log *sl
 	// Each host hands out PIDs from its own range, as separate machines
 	// in use for a while effectively do: a process that moves in keeps
 	// its PID, which must not be taken by the host's own daemon.
-	last := []byte(strconv.Itoa(index*PIDRange - 1))
-	if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", last, 0); err != nil {
-		return fmt.Errorf("set the host's PID range: %w", err)
+	if index > 1 {
+		last := []byte(strconv.Itoa((index-1)*PIDRange - 1))
+		if err := os.WriteFile("/proc/sys/kernel/ns_last_pid", last, 0); err != nil {
+			return fmt.Errorf("set the host's PID range: %w", err)
+		}
 	}
 	if err := unix.Sethostname([]byte(host)); err != nil {
 		return fmt.Errorf("sethostname %s: %w", host, err)

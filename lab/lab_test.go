@@ -139,7 +139,7 @@ func TestClusterInLab(t *testing.T) {
 	_, migrated := testutil.Binaries(t)
 	key := filepath.Join(t.TempDir(), "other.key")
 	os.WriteFile(key, []byte("MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY=\n"), 0o600)
-	out, code := execOut(t, hs[2], nil, migrated, "--name", "intruder", "--bind", "198.18.0.3:8946",
+	out, code := execOut(t, hs[2], nil, migrated, "--name", "intruder", "--bind", "198.18.0.3:8946", "--quic-addr", "198.18.0.3:8947",
 		"--state-dir", t.TempDir(), "--socket", filepath.Join(t.TempDir(), "s.sock"),
 		"--key-file", key, "--join", "198.18.0.1:7946")
 	if code == 0 || !strings.Contains(out, "join 198.18.0.1:7946") {
