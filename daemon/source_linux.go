@@ -59,6 +59,10 @@ func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progres
 		Progress:    progress,
 	})
 	rep.WireBytes = pages.Stats().WireBytes
+	if errors.Is(err, precopy.ErrExited) {
+		d.log.Warn("process exited during its migration", "pid", req.PID, "to", target.Name, "error", err)
+		return rep, fmt.Errorf("migrate pid %d to %s: %w", req.PID, target.Name, err)
+	}
 	if err != nil {
 		d.log.Warn("migration failed; the process runs here as before", "pid", req.PID, "to", target.Name, "error", err)
 		return rep, fmt.Errorf("migrate pid %d to %s: %w (the process still runs here)", req.PID, target.Name, err)

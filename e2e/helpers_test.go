@@ -113,3 +113,19 @@ func migrate(h *lab.Host, pid int, host string) (api.MigrateReport, error) {
 
 // runsIn reports whether pid exists in h.
 func runsIn(h *lab.Host, pid int) bool { return h.Signal(pid, 0) == nil }
+
+// execOut runs argv in h and returns its output and exit code.
+func execOut(t *testing.T, h *lab.Host, argv ...string) (string, int) {
+	t.Helper()
+	f, err := os.CreateTemp(t.TempDir(), "out")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	res, err := h.Exec(context.Background(), argv, lab.ExecOptions{Stdout: f, Stderr: f})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(f.Name())
+	return string(b), res.ExitCode
+}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/migrate-dev/migrate/dumper"
 	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,8 +82,8 @@ func Migrate(ctx context.Context, s *dumper.Session, ctl Control, pages PageStre
 	m := &migration{s: s, ctl: ctl, pages: pages, opt: opt}
 	defer func() {
 		if err != nil {
-			if unix.Kill(s.PID(), 0) != nil {
-				err = fmt.Errorf("pid %d exited during the migration: %w", s.PID(), err)
+			if gone(s.PID()) {
+				err = fmt.Errorf("pid %d exited during the migration: %w: %w", s.PID(), ErrExited, err)
 			}
 			m.abort(err)
 		}
@@ -332,3 +333,16 @@ func (m *migration) abort(cause error) {
 }
 
 var errGone = errors.New("process gone")
+
+// ErrExited is wrapped when the process ended during its migration.
+var ErrExited = errors.New("process exited")
+
+// gone reports whether pid has ended (a dead tracee stays a zombie until
+// its tracer waits for it).
+func gone(pid int) bool {
+	if unix.Kill(pid, 0) != nil {
+		return true
+	}
+	st, err := procfs.Stat(pid)
+	return err != nil || st.State == 'Z' || st.State == 'X'
+}

@@ -11,7 +11,7 @@ import (
 const (
 	DefaultMaxBatch         = 1 << 20
 	DefaultStreams          = 1
-	DefaultIdleTimeout      = 30 * time.Second
+	DefaultIdleTimeout      = 5 * time.Second // keep-alives every third of it
 	DefaultHandshakeTimeout = 10 * time.Second
 
 	// MaxBatchLimit is the largest MaxBatch accepted; receivers refuse

@@ -1,0 +1,67 @@
+package e2e
+
+import (
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestHeartbeat: a process writing a heartbeat every millisecond moves
+// without a missing count, and its longest gap is the frozen time the tool
+// reported (plus scheduling noise).
+func TestHeartbeat(t *testing.T) {
+	l := newLab(t, "t-beat")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	dir := t.TempDir()
+	beats := filepath.Join(dir, "beats")
+	g := startIn(t, h1, "counter", beats, "1")
+	time.Sleep(500 * time.Millisecond)
+	rep, err := migrate(h1, g.pid, "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	gap, missing, n := gaps(t, beats)
+	t.Logf("%d beats, longest gap %.1f ms, frozen %.1f ms (restore %.1f ms), total %.0f ms, %d rounds",
+		n, gap, rep.FrozenMS, rep.RestoreMS, rep.TotalMS, rep.Rounds)
+	if missing != 0 {
+		t.Errorf("%d heartbeat counts missing", missing)
+	}
+	if gap > rep.FrozenMS+25 {
+		t.Errorf("longest gap %.1f ms is well above the reported frozen time %.1f ms", gap, rep.FrozenMS)
+	}
+	if err := g.verifyIn(h2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// gaps returns the longest interval between heartbeats in ms, the number
+// of missing counts and the number of beats.
+func gaps(t *testing.T, path string) (float64, int, int) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var prevN int
+	var prevT int64
+	var gap float64
+	missing, n := 0, 0
+	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		f := strings.Fields(line)
+		if len(f) != 2 {
+			continue
+		}
+		c, _ := strconv.Atoi(f[0])
+		ts, _ := strconv.ParseInt(f[1], 10, 64)
+		if prevN > 0 {
+			missing += c - prevN - 1
+			gap = max(gap, float64(ts-prevT)/1e6)
+		}
+		prevN, prevT, n = c, ts, n+1
+	}
+	return gap, missing, n
+}
