@@ -74,22 +74,8 @@ func (a fingerprint) diff(b fingerprint) string {
 	return strings.Join(d, "; ")
 }
 
-// startWorkload starts a self-checking workload (see internal/workload).
 func startWorkload(t *testing.T, name string, args ...string) *workload.Proc {
-	t.Helper()
-	testutil.RequireRoot(t)
-	if args == nil {
-		args = workload.DefaultArgs(name, t.TempDir())
-	}
-	p, err := workload.Start(context.Background(), name, args...)
-	if errors.Is(err, workload.ErrNoCompiler) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Kill() })
-	return p
+	return testutil.StartWorkload(t, name, args...)
 }
 
 // TestUnsupportedFDLeavesProcess: the fds workload holds a pipe, which is

@@ -2,7 +2,6 @@ package restorer_test
 
 import (
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,23 +13,8 @@ import (
 	"github.com/migrate-dev/migrate/restorer"
 )
 
-// startWorkload starts a self-checking workload, skipping when gcc is
-// missing.
 func startWorkload(t *testing.T, name string, args ...string) *workload.Proc {
-	t.Helper()
-	testutil.RequireRoot(t)
-	if args == nil {
-		args = workload.DefaultArgs(name, t.TempDir())
-	}
-	p, err := workload.Start(context.Background(), name, args...)
-	if errors.Is(err, workload.ErrNoCompiler) {
-		t.Skip(err)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Kill() })
-	return p
+	return testutil.StartWorkload(t, name, args...)
 }
 
 // cycle checkpoints p (killing it), restores it and checks the PID.
