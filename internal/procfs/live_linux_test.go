@@ -4,6 +4,7 @@ package procfs
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -12,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -39,6 +41,19 @@ func startSleep(t *testing.T) (int, string) {
 	real, err := filepath.EvalSymlinks(path)
 	if err != nil {
 		t.Fatal(err)
+	}
+	// Start returns before the child has exec'd: until then its /proc
+	// files are the forked test binary's (or half set up). Wait until it
+	// sleeps.
+	exe := fmt.Sprintf("/proc/%d/exe", cmd.Process.Pid)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		got, _ := os.Readlink(exe)
+		if st, err := Stat(cmd.Process.Pid); got == real && err == nil && st.State == 'S' {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("child %d did not exec %s", cmd.Process.Pid, real)
+		}
 	}
 	return cmd.Process.Pid, real
 }
