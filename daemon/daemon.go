@@ -37,6 +37,11 @@ type Config struct {
 	Join      []string // members to join (host:port)
 	KeyFile   string   // gossip key file (base64); empty: plaintext gossip
 	Logger    *slog.Logger
+	// Fault makes the daemon crash (SIGKILL itself) at one point of an
+	// incoming migration, for fault-injection tests: "final" (the final
+	// state arrived), "restored" (the process is rebuilt, before Ready),
+	// "go" (Go arrived, before the process runs).
+	Fault string
 }
 
 // Daemon is a running migrated.

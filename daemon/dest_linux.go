@@ -69,6 +69,7 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	if typ != precopy.MsgFinal {
 		return fmt.Errorf("source: %s", messageError(typ, body))
 	}
+	d.fault("final")
 	if err := <-pagesDone; err != nil {
 		return fail(fmt.Errorf("pages: %w", err))
 	}
@@ -88,6 +89,7 @@ func (d *Daemon) restoreAndCommit(ctx context.Context, ctl *transport.Control, c
 	if err != nil {
 		return fail(err)
 	}
+	d.fault("restored")
 	ready := precopy.Ready{RestoreMS: float64(r.Duration.Microseconds()) / 1e3}
 	if err := ctl.Send(ctx, precopy.MsgReady, precopy.Encode(ready)); err != nil {
 		r.Abort()
@@ -103,6 +105,7 @@ func (d *Daemon) restoreAndCommit(ctx context.Context, ctl *transport.Control, c
 		}
 		return fmt.Errorf("source did not confirm: %w", err)
 	}
+	d.fault("go")
 	if err := r.Commit(); err != nil {
 		return fail(err)
 	}
@@ -181,4 +184,13 @@ func (d *Daemon) reap(pid int) {
 	}
 	d.procs.Add(-1)
 	d.log.Info("migrated process ended", "pid", pid, "status", ws.ExitStatus(), "signal", ws.Signal())
+}
+
+// fault crashes the daemon at point when so configured (tests only).
+func (d *Daemon) fault(point string) {
+	if d.cfg.Fault == point {
+		d.log.Warn("fault injection: crashing", "point", point)
+		_ = unix.Kill(os.Getpid(), unix.SIGKILL)
+		select {}
+	}
 }

@@ -76,8 +76,8 @@ func (h *Host) InitPID() int { return h.state().Init.PID }
 func (h *Host) DaemonPID() int { return h.state().DaemonPID }
 
 // StartDaemon starts the host's migrated, joined to the other hosts, and
-// waits until its API answers.
-func (h *Host) StartDaemon(ctx context.Context) error {
+// waits until its API answers. extra are more flags for this start only.
+func (h *Host) StartDaemon(ctx context.Context, extra ...string) error {
 	var join []string
 	for _, o := range h.lab.Hosts() {
 		if o.Name != h.Name {
@@ -96,6 +96,7 @@ func (h *Host) StartDaemon(ctx context.Context) error {
 		args = append(args, "--join", strings.Join(join, ","))
 	}
 	args = append(args, h.lab.cfg.DaemonArgs...)
+	args = append(args, extra...)
 	logf, err := os.OpenFile(h.DaemonLog(), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return err

@@ -82,7 +82,7 @@ func Migrate(ctx context.Context, s *dumper.Session, ctl Control, pages PageStre
 	m := &migration{s: s, ctl: ctl, pages: pages, opt: opt}
 	defer func() {
 		if err != nil {
-			if gone(s.PID()) {
+			if exited(s.PID(), err) {
 				err = fmt.Errorf("pid %d exited during the migration: %w: %w", s.PID(), ErrExited, err)
 			}
 			m.abort(err)
@@ -336,6 +336,22 @@ var errGone = errors.New("process gone")
 
 // ErrExited is wrapped when the process ended during its migration.
 var ErrExited = errors.New("process exited")
+
+// exited tells whether the migration failed because the process ended. A
+// process being killed loses its memory (ESRCH) a moment before it is a
+// zombie, so after ESRCH it is given that moment.
+func exited(pid int, err error) bool {
+	for i := 0; i < 50; i++ {
+		if gone(pid) {
+			return true
+		}
+		if !errors.Is(err, unix.ESRCH) {
+			return false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return false
+}
 
 // gone reports whether pid has ended (a dead tracee stays a zombie until
 // its tracer waits for it).
