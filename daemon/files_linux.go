@@ -41,7 +41,7 @@ func lockStateDir(dir string) (func(), error) {
 // listenSocket listens on a unix socket, replacing a stale socket file but
 // refusing one that a live daemon still answers on.
 func listenSocket(path string) (net.Listener, error) {
-	if err := ensureDir(socketDir(path), 0o755); err != nil {
+	if err := ensureDir(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("api socket: %w", err)
 	}
 	if c, err := net.DialTimeout("unix", path, time.Second); err == nil {

@@ -327,12 +327,10 @@ func (m *migration) abort(cause error) {
 	if m.mem != nil {
 		m.mem.Close()
 	}
-	if err := m.s.Release(); err != nil && !errors.Is(err, errGone) {
-		_ = err // the process is gone or could not be stopped: nothing left to restore
-	}
+	// A process that is gone or cannot be stopped has nothing left to put
+	// back; Release still detaches from it.
+	_ = m.s.Release()
 }
-
-var errGone = errors.New("process gone")
 
 // ErrExited is wrapped when the process ended during its migration.
 var ErrExited = errors.New("process exited")
