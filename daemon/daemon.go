@@ -224,7 +224,6 @@ func ensureDir(dir string, perm os.FileMode) error {
 	return nil
 }
 
-
 // loadOrCreateIdentity loads the node's TLS identity from dir. A node
 // without one (a fresh one-node cluster) makes its own CA: it can then
 // migrate to nodes only once it shares a CA with them (migrate lab does
