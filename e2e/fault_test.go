@@ -34,7 +34,7 @@ func waitErr(t *testing.T, done <-chan error) error {
 // traced) and not on other.
 func assertRunsHere(t *testing.T, h, other *lab.Host, pid int) {
 	t.Helper()
-	if runsIn(other, pid) {
+	if !goneFrom(other, pid) {
 		t.Errorf("pid %d exists on %s too", pid, other.Name)
 	}
 	out, code := execOut(t, h, "grep", "-E", "^(State|TracerPid)", fmt.Sprintf("/proc/%d/status", pid))

@@ -114,6 +114,18 @@ func migrate(h *lab.Host, pid int, host string) (api.MigrateReport, error) {
 // runsIn reports whether pid exists in h.
 func runsIn(h *lab.Host, pid int) bool { return h.Signal(pid, 0) == nil }
 
+// goneFrom waits until pid has left h: a killed source is a zombie for the
+// moment it takes h's init to reap it.
+func goneFrom(h *lab.Host, pid int) bool {
+	for range 100 {
+		if !runsIn(h, pid) {
+			return true
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	return false
+}
+
 // execOut runs argv in h and returns its output and exit code.
 func execOut(t *testing.T, h *lab.Host, argv ...string) (string, int) {
 	t.Helper()

@@ -29,7 +29,7 @@ func TestMigrateWorkloads(t *testing.T) {
 				t.Fatalf("migrate: %v\n%s", err, g.output())
 			}
 			t.Logf("%s: %d rounds, %d pages, frozen %.1f ms, total %.0f ms (%s)", tc.name, rep.Rounds, rep.PagesSent, rep.FrozenMS, rep.TotalMS, rep.Tracker)
-			if runsIn(h1, g.pid) {
+			if !goneFrom(h1, g.pid) {
 				t.Errorf("pid %d still exists on h1", g.pid)
 			}
 			if !runsIn(h2, g.pid) {
