@@ -97,7 +97,8 @@ type frozen struct {
 	tr     *ptrace.Tracer
 	remote *ptrace.Remote
 	since  time.Time
-	maps   []mapping // the VMAs and how to save their pages
+	maps   []mapping     // the VMAs and how to save their pages
+	files  *fileid.Cache // file identities, kept across a migration's rounds
 }
 
 func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (st Stats, err error) {
@@ -175,7 +176,7 @@ func freeze(pid int) (*frozen, error) {
 		tr.Close()
 		return nil, fmt.Errorf("pid %d: freeze: %w", pid, err)
 	}
-	f := &frozen{pid: pid, tr: tr, since: time.Now()}
+	f := &frozen{pid: pid, tr: tr, since: time.Now(), files: &fileid.Cache{}}
 	if _, err := tr.Interrupt(pid); err != nil {
 		_ = tr.Detach(pid, 0)
 		tr.Close()
@@ -217,9 +218,8 @@ func (f *frozen) kill() error {
 // collect reads everything but the page contents.
 func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process, error) {
 	pid := f.pid
-	files := &fileid.Cache{}
 	p := &image.Process{PID: int32(pid)}
-	maps, err := readProc(pid, p, files)
+	maps, err := readProc(pid, p, f.files)
 	if err != nil {
 		return nil, nil, err
 	}

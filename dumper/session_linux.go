@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"github.com/migrate-dev/migrate/image"
-	"github.com/migrate-dev/migrate/internal/fileid"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/internal/ptrace"
 )
@@ -109,13 +108,16 @@ func (s *Session) Release() error {
 // Kill ends the process (after the destination took over).
 func (s *Session) Kill() error { return s.f.kill() }
 
-// Mappings reads the process's current mappings (it may be running).
-func Mappings(pid int) ([]image.VMA, error) {
+// Mappings reads the process's current mappings (it may be running). File
+// identities are cached in the session, so Collect at the freeze finds
+// them ready.
+func (s *Session) Mappings() ([]image.VMA, error) {
+	pid := s.f.pid
 	smaps, err := procfs.Smaps(pid)
 	if err != nil {
 		return nil, err
 	}
-	maps, err := buildVMAs(pid, smaps, &fileid.Cache{})
+	maps, err := buildVMAs(pid, smaps, s.f.files)
 	if err != nil {
 		return nil, err
 	}

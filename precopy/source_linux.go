@@ -210,7 +210,7 @@ func (m *migration) precopy(ctx context.Context) error {
 // collect adds to pending the pages written since the last call and the
 // pages of mappings that appeared or changed; it tracks the new ones.
 func (m *migration) collect() error {
-	vmas, err := dumper.Mappings(m.s.PID())
+	vmas, err := m.s.Mappings()
 	if err != nil {
 		return err
 	}

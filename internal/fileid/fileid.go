@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/migrate-dev/migrate/image"
+	"golang.org/x/sys/unix"
 )
 
 // maxNote bounds the ELF notes read when looking for a build-id.
@@ -145,27 +146,47 @@ func Compare(want, got image.FileID) error {
 	return nil
 }
 
-// Cache memoises identities by path for one checkpoint (a library mapped
-// five times is read once).
+// Cache memoises identities by path (a library mapped five times is read
+// once). An entry is reused only while a stat of the file still matches
+// (device, inode, size, change and modification times), so one cache can
+// serve a whole migration: the rounds pay for reading files, the freeze
+// only for a stat each.
 type Cache struct {
 	mu sync.Mutex
-	m  map[string]image.FileID
+	m  map[string]cached
 }
 
-// Of returns the identity of path, computing it once.
+type cached struct {
+	key statKey
+	id  image.FileID
+}
+
+type statKey struct {
+	dev, ino     uint64
+	size         int64
+	mtime, ctime int64
+}
+
+// Of returns the identity of path, computing it again only if the file
+// changed.
 func (c *Cache) Of(path string) (image.FileID, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return image.FileID{}, fmt.Errorf("identify %s: %w", path, &os.PathError{Op: "stat", Path: path, Err: err})
+	}
+	key := statKey{st.Dev, st.Ino, st.Size, st.Mtim.Nano(), st.Ctim.Nano()}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if id, ok := c.m[path]; ok {
-		return id, nil
+	if e, ok := c.m[path]; ok && e.key == key {
+		return e.id, nil
 	}
 	id, err := Of(path)
 	if err != nil {
 		return id, err
 	}
 	if c.m == nil {
-		c.m = make(map[string]image.FileID)
+		c.m = make(map[string]cached)
 	}
-	c.m[path] = id
+	c.m[path] = cached{key, id}
 	return id, nil
 }

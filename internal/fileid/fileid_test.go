@@ -60,3 +60,29 @@ type leOrder struct{}
 func (leOrder) Uint32(b []byte) uint32 {
 	return uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16 | uint32(b[3])<<24
 }
+
+// TestCacheRevalidates: a cached identity is not reused once the file
+// changed, even at the same size.
+func TestCacheRevalidates(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "data")
+	os.WriteFile(p, []byte("hello world"), 0o644)
+	var c Cache
+	a, err := c.Of(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := c.Of(p); Compare(a, again) != nil {
+		t.Fatal("unchanged file identified differently")
+	}
+	os.WriteFile(p, []byte("hello World"), 0o644)
+	b, err := c.Of(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(Compare(a, b), ErrMismatch) {
+		t.Error("cache returned the identity of the file as it was before")
+	}
+	if _, err := c.Of(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("missing file: %v", err)
+	}
+}
