@@ -117,7 +117,7 @@ type migration struct {
 }
 
 func (m *migration) hello(ctx context.Context) error {
-	comm, _ := procComm(m.s.PID())
+	comm, _ := procfs.Comm(m.s.PID())
 	err := m.ctl.Send(ctx, MsgHello, encode(Hello{ID: m.opt.ID, PID: m.s.PID(), Comm: comm}))
 	if err != nil {
 		return fmt.Errorf("send hello: %w", err)

@@ -1,10 +1,7 @@
 package precopy
 
 import (
-	"os"
 	"slices"
-	"strconv"
-	"strings"
 
 	"github.com/migrate-dev/migrate/dumper"
 	"github.com/migrate-dev/migrate/image"
@@ -87,9 +84,4 @@ func pagesIn(spans []dumper.Span) uint64 {
 		n += (s.End - s.Start) / image.PageSize
 	}
 	return n
-}
-
-func procComm(pid int) (string, error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return strings.TrimSpace(string(b)), err
 }
