@@ -81,4 +81,14 @@ type MigrateReport struct {
 	TotalMS   float64 `json:"total_ms"`
 	FrozenMS  float64 `json:"frozen_ms"`
 	RestoreMS float64 `json:"restore_ms"`
+	// Freeze is where the frozen time went (source's view, in order);
+	// RestoreSteps details the destination's "restore" step.
+	Freeze       []Step `json:"freeze,omitempty"`
+	RestoreSteps []Step `json:"restore_steps,omitempty"`
+}
+
+// Step is a named part of a migration and its duration.
+type Step struct {
+	What string  `json:"what"`
+	MS   float64 `json:"ms"`
 }

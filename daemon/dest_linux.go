@@ -34,9 +34,12 @@ func (d *Daemon) serveMigrations(ctx context.Context, ln *transport.Listener) {
 	}
 }
 
-// receive is the destination side: pages into a store, the final state,
-// a stopped restore, and the process runs only when the source says so.
-// Any failure kills what was built; the source then resumes its copy.
+// receive is the destination side: the process is built while the source
+// still runs (a stopped task with the source's PID and mappings from the
+// first round's layout; every page batch written into it as it arrives;
+// each round's layout applied before its pages), then the final state is
+// applied and the process runs only when the source says so. Any failure
+// kills what was built; the source then resumes its copy.
 func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	ctl, err := conn.AcceptControl(ctx)
 	if err != nil {
@@ -59,19 +62,25 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	if err := ctl.Send(ctx, precopy.MsgAccept, nil); err != nil {
 		return err
 	}
-	store := restorer.NewPageStore()
-	pagesDone := make(chan error, 1)
-	go func() { pagesDone <- receivePages(ctx, conn, store) }()
-	typ, body, err := ctl.Recv(ctx)
+	bctx, stop := context.WithCancel(ctx)
+	defer stop()
+	b := &builder{pid: hello.PID, ctl: ctl, layouts: make(chan precopy.Layout, 64)}
+	built := make(chan error, 1)
+	go func() { built <- b.run(bctx, conn) }()
+	defer func() {
+		if b.stream != nil {
+			b.stream.Abort() // after a Finish, the Restored owns the process and this does nothing
+		}
+	}()
+	body, err := d.awaitFinal(ctx, ctl, b)
 	if err != nil {
-		return err
-	}
-	if typ != precopy.MsgFinal {
-		return fmt.Errorf("source: %s", messageError(typ, body))
+		stop()
+		<-built
+		return fail(err)
 	}
 	d.fault("final")
-	if err := <-pagesDone; err != nil {
-		return fail(fmt.Errorf("pages: %w", err))
+	if err := <-built; err != nil {
+		return fail(err)
 	}
 	c, err := image.Unmarshal(body)
 	if err == nil {
@@ -80,17 +89,129 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	if err != nil {
 		return fail(fmt.Errorf("final state: %w", err))
 	}
-	return d.restoreAndCommit(ctx, ctl, c, store, fail)
-}
-
-func (d *Daemon) restoreAndCommit(ctx context.Context, ctl *transport.Control, c *image.Checkpoint, store *restorer.PageStore, fail func(error) error) error {
-	store.Keep(c.Processes[0].MM.VMAs)
-	r, err := restorer.RestoreImage(ctx, c, store.Seal(), restorer.Options{Stopped: true})
+	if b.stream == nil {
+		return fail(errors.New("final state before any layout"))
+	}
+	r, err := b.stream.Finish(ctx, c)
 	if err != nil {
 		return fail(err)
 	}
+	return d.commit(ctx, ctl, r, fail)
+}
+
+// awaitFinal passes the layouts to the builder until the final state
+// arrives, and returns it.
+func (d *Daemon) awaitFinal(ctx context.Context, ctl *transport.Control, b *builder) ([]byte, error) {
+	for {
+		typ, body, err := ctl.Recv(ctx)
+		if err != nil {
+			return nil, err
+		}
+		switch typ {
+		case precopy.MsgFinal:
+			return body, nil
+		case precopy.MsgLayout:
+			var l precopy.Layout
+			if err := precopy.Decode(body, &l); err != nil {
+				return nil, err
+			}
+			select {
+			case b.layouts <- l:
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		default:
+			return nil, fmt.Errorf("source: %s", messageError(typ, body))
+		}
+	}
+}
+
+// builder writes the page stream into the process being built, applying
+// each round's layout before the round's pages.
+type builder struct {
+	pid     int
+	ctl     *transport.Control // for RoundDone only
+	layouts chan precopy.Layout
+	stream  *restorer.Stream // set by run; valid once run returned
+	applied uint32           // rounds whose layout is in place
+}
+
+func (b *builder) run(ctx context.Context, conn *transport.Conn) error {
+	pr, err := conn.AcceptPages(ctx)
+	if err != nil {
+		return err
+	}
+	defer pr.Close()
+	for {
+		batch, err := pr.Next(ctx)
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("pages: %w", err)
+		}
+		// Data batches carry the round in progress, 0 before the first
+		// round marker; the source numbers its rounds from 1.
+		for b.applied < max(batch.Round, 1) {
+			if err := b.nextLayout(ctx); err != nil {
+				return err
+			}
+		}
+		if batch.IsRoundEnd {
+			done := precopy.Encode(precopy.RoundDone{Round: batch.Round})
+			if err := b.ctl.Send(ctx, precopy.MsgRoundDone, done); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := b.stream.WriteBatch(batch.Each); err != nil {
+			return fmt.Errorf("round %d: %w", batch.Round, err)
+		}
+	}
+}
+
+// nextLayout waits for the layout of the next round and applies it.
+func (b *builder) nextLayout(ctx context.Context) error {
+	var l precopy.Layout
+	select {
+	case l = <-b.layouts:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if l.Round != b.applied+1 {
+		return fmt.Errorf("layout of round %d where round %d was due", l.Round, b.applied+1)
+	}
+	c, err := image.Unmarshal(l.Image)
+	if err != nil {
+		return fmt.Errorf("round %d layout: %w", l.Round, err)
+	}
+	if len(c.Processes) > 0 && int(c.Processes[0].PID) != b.pid {
+		return fmt.Errorf("round %d layout is of pid %d, not %d", l.Round, c.Processes[0].PID, b.pid)
+	}
+	if b.stream == nil {
+		if b.stream, err = restorer.BeginStream(ctx, c); err != nil {
+			return err
+		}
+	} else {
+		fresh := make([]restorer.Range, len(l.Fresh))
+		for i, r := range l.Fresh {
+			fresh[i] = restorer.Range{Start: r.Start, End: r.End}
+		}
+		if err := b.stream.Update(c, fresh); err != nil {
+			return err
+		}
+	}
+	b.applied = l.Round
+	return nil
+}
+
+// commit hands over: Ready, wait for Go, let the process run, Running.
+func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, r *restorer.Restored, fail func(error) error) error {
 	d.fault("restored")
 	ready := precopy.Ready{RestoreMS: float64(r.Duration.Microseconds()) / 1e3}
+	for _, st := range r.Steps {
+		ready.Steps = append(ready.Steps, precopy.Step{What: st.What, MS: float64(st.Took.Microseconds()) / 1e3})
+	}
 	if err := ctl.Send(ctx, precopy.MsgReady, precopy.Encode(ready)); err != nil {
 		r.Abort()
 		return err
@@ -123,32 +244,6 @@ func (d *Daemon) restoreAndCommit(ctx context.Context, ctl *transport.Control, c
 		d.log.Warn("source did not acknowledge the handover", "pid", r.PID, "error", err)
 	}
 	return nil
-}
-
-// receivePages stores every batch until the sender closes the stream.
-func receivePages(ctx context.Context, conn *transport.Conn, store *restorer.PageStore) error {
-	pr, err := conn.AcceptPages(ctx)
-	if err != nil {
-		return err
-	}
-	for {
-		b, err := pr.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		err = b.Each(func(addr uint64, data []byte, zero bool, npages uint64) error {
-			if zero {
-				return store.AddZero(addr, npages)
-			}
-			return store.AddData(addr, data)
-		})
-		if err != nil {
-			return err
-		}
-	}
 }
 
 func recvInto(ctx context.Context, ctl *transport.Control, want uint16, v any) error {

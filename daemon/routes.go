@@ -90,7 +90,16 @@ func (d *Daemon) handleMigrate(w http.ResponseWriter, r *http.Request) {
 	_ = enc.Encode(api.MigrateEvent{Report: &api.MigrateReport{
 		PID: req.PID, Host: req.Host, Rounds: rep.Rounds, PagesSent: rep.PagesSent, ZeroPages: rep.ZeroPages,
 		WireBytes: rep.WireBytes, Tracker: rep.Tracker, TotalMS: ms(rep.Total), FrozenMS: ms(rep.Frozen), RestoreMS: rep.RestoreMS,
+		Freeze: apiSteps(rep.Freeze), RestoreSteps: apiSteps(rep.RestoreSteps),
 	}})
+}
+
+func apiSteps(in []precopy.Step) []api.Step {
+	out := make([]api.Step, len(in))
+	for i, s := range in {
+		out[i] = api.Step{What: s.What, MS: s.MS}
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }

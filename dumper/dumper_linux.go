@@ -99,6 +99,7 @@ type frozen struct {
 	since  time.Time
 	maps   []mapping     // the VMAs and how to save their pages
 	files  *fileid.Cache // file identities, kept across a migration's rounds
+	vmas   vmaCache      // mappings, kept across a migration's rounds
 }
 
 func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (st Stats, err error) {
@@ -219,7 +220,7 @@ func (f *frozen) kill() error {
 func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process, error) {
 	pid := f.pid
 	p := &image.Process{PID: int32(pid)}
-	maps, err := readProc(pid, p, f.files)
+	maps, err := readProc(pid, p, f.files, &f.vmas)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -252,16 +253,21 @@ func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process
 		return nil, nil, err
 	}
 	p.Threads = []image.Thread{*t}
+	c := newCheckpoint(*p)
+	return c, &c.Processes[0], nil
+}
+
+// newCheckpoint returns a checkpoint of this machine, now, holding p.
+func newCheckpoint(p image.Process) *image.Checkpoint {
 	var uts unix.Utsname
 	_ = unix.Uname(&uts)
-	c := &image.Checkpoint{
+	return &image.Checkpoint{
 		Arch:            image.ArchX86_64,
 		KernelRelease:   unix.ByteSliceToString(uts.Release[:]),
 		CreatedUnixNano: time.Now().UnixNano(),
 		Root:            p.PID,
-		Processes:       []image.Process{*p},
+		Processes:       []image.Process{p},
 	}
-	return c, &c.Processes[0], nil
 }
 
 // readThread reads the per-thread state ptrace gives.

@@ -12,7 +12,7 @@ import (
 
 // readProc fills the process-wide state /proc gives and returns its
 // mappings.
-func readProc(pid int, p *image.Process, files *fileid.Cache) ([]mapping, error) {
+func readProc(pid int, p *image.Process, files *fileid.Cache, vmas *vmaCache) ([]mapping, error) {
 	stat, err := procfs.Stat(pid)
 	if err != nil {
 		return nil, err
@@ -35,11 +35,7 @@ func readProc(pid int, p *image.Process, files *fileid.Cache) ([]mapping, error)
 	if err := readMisc(pid, p, files); err != nil {
 		return nil, err
 	}
-	smaps, err := procfs.Smaps(pid)
-	if err != nil {
-		return nil, err
-	}
-	maps, err := buildVMAs(pid, smaps, files)
+	maps, err := vmas.mappings(pid, files)
 	if err != nil {
 		return nil, err
 	}

@@ -113,11 +113,7 @@ func (s *Session) Kill() error { return s.f.kill() }
 // them ready.
 func (s *Session) Mappings() ([]image.VMA, error) {
 	pid := s.f.pid
-	smaps, err := procfs.Smaps(pid)
-	if err != nil {
-		return nil, err
-	}
-	maps, err := buildVMAs(pid, smaps, s.f.files)
+	maps, err := s.f.vmas.mappings(pid, s.f.files)
 	if err != nil {
 		return nil, err
 	}
@@ -126,6 +122,22 @@ func (s *Session) Mappings() ([]image.VMA, error) {
 		out[i] = m.vma
 	}
 	return out, nil
+}
+
+// Layout returns what a destination needs to build the process before its
+// state is final: PID, name, credentials and the mappings vmas (from
+// Mappings). The process may be running.
+func (s *Session) Layout(vmas []image.VMA) (*image.Checkpoint, error) {
+	pid := s.f.pid
+	status, err := procfs.Status(pid)
+	if err != nil {
+		return nil, err
+	}
+	comm, err := procfs.Comm(pid)
+	if err != nil {
+		return nil, err
+	}
+	return newCheckpoint(image.Process{PID: int32(pid), Comm: comm, Creds: credsOf(status), MM: image.MM{VMAs: vmas}}), nil
 }
 
 // Span is a page-aligned range of memory to copy.

@@ -24,6 +24,66 @@ const (
 type mapping struct {
 	vma     image.VMA
 	content contentPolicy
+	line    procfs.Mapping // the maps line it was built from
+}
+
+// vmaCache reads a process's mappings from /proc/PID/maps, and from smaps
+// only when a mapping is new to it: smaps walks the page tables of every
+// mapping (20-35 ms per GiB present), maps does not, and what smaps adds
+// (VmFlags: shared, grows-down, hugetlb, io) is fixed for a mapping's life
+// (a new mapping at the same place shows as a new maps line unless it has
+// the same bounds, permissions, offset, device, inode and path). File
+// identities are looked up again each time (a stat, with files' cache).
+type vmaCache struct {
+	known map[procfs.Mapping]mapping
+}
+
+func (c *vmaCache) mappings(pid int, files *fileid.Cache) ([]mapping, error) {
+	if c.known != nil {
+		if out, ok, err := c.fromMaps(pid, files); ok || err != nil {
+			return out, err
+		}
+	}
+	smaps, err := procfs.Smaps(pid)
+	if err != nil {
+		return nil, err
+	}
+	out, err := buildVMAs(pid, smaps, files)
+	if err != nil {
+		return nil, err
+	}
+	c.known = make(map[procfs.Mapping]mapping, len(out))
+	for i, m := range out {
+		c.known[m.line] = out[i]
+	}
+	return out, nil
+}
+
+// fromMaps builds the mappings from maps; ok is false when one is new.
+func (c *vmaCache) fromMaps(pid int, files *fileid.Cache) ([]mapping, bool, error) {
+	lines, err := procfs.Maps(pid)
+	if err != nil {
+		return nil, false, err
+	}
+	out := make([]mapping, 0, len(lines))
+	for _, l := range lines {
+		if l.Path == "[vsyscall]" {
+			continue
+		}
+		m, ok := c.known[l]
+		if !ok {
+			return nil, false, nil
+		}
+		if m.vma.Kind == image.VMAFile {
+			id, err := files.Of(l.Path)
+			if err != nil {
+				return nil, false, fmt.Errorf("mapping %#x-%#x %s: %w", l.Start, l.End, l.Path, err)
+			}
+			m.vma.File = &id
+		}
+		out = append(out, m)
+	}
+	return out, true, nil
 }
 
 // buildVMAs turns smaps into image VMAs. It refuses mappings it cannot
@@ -62,7 +122,7 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 	if e.VMFlags.GrowsDown() {
 		v.Flags |= image.MapGrowsdown
 	}
-	m := mapping{vma: v}
+	m := mapping{vma: v, line: e.Mapping}
 	switch {
 	case e.Path == "[vdso]":
 		m.vma.Kind = image.VMAVDSO

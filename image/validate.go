@@ -172,9 +172,15 @@ func (mm *MM) validate(pid int32) error {
 		mm.StartBrk > mm.Brk || mm.ArgStart > mm.ArgEnd || mm.EnvStart > mm.EnvEnd:
 		return invalidf("process %d: mm fields out of order", pid)
 	}
+	return ValidateVMAs(pid, mm.VMAs)
+}
+
+// ValidateVMAs checks a list of mappings of process pid as Validate does:
+// sorted, non-overlapping, page-aligned, of known kinds and flags.
+func ValidateVMAs(pid int32, vmas []VMA) error {
 	var prevEnd uint64
-	for i := range mm.VMAs {
-		v := &mm.VMAs[i]
+	for i := range vmas {
+		v := &vmas[i]
 		if msg := v.check(i > 0, prevEnd); msg != "" {
 			return invalidf("process %d vma %d (%#x-%#x): %s", pid, i, v.Start, v.End, msg)
 		}

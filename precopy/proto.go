@@ -17,7 +17,17 @@ const (
 	MsgRunning uint16 = 6 // dst -> src: it runs; the source may now be killed
 	MsgError   uint16 = 7 // either way: Error, the migration is abandoned
 	MsgDone    uint16 = 8 // src -> dst: the source is gone, final figures
+	MsgLayout  uint16 = 9 // src -> dst: Layout, before the pages of each round
+	// MsgRoundDone: dst -> src, RoundDone: every page of the round is in
+	// place. The source waits for it after each pre-copy round, so that
+	// rounds are timed end to end and no backlog is left for the freeze.
+	MsgRoundDone uint16 = 10
 )
+
+// RoundDone acknowledges a round.
+type RoundDone struct {
+	Round uint32 `json:"round"`
+}
 
 // Hello opens a migration.
 type Hello struct {
@@ -28,9 +38,30 @@ type Hello struct {
 	Version string `json:"version"`
 }
 
+// Layout is the address space for one round: the destination builds the
+// process from the first and applies each next one before writing that
+// round's pages.
+type Layout struct {
+	Round uint32 `json:"round"`
+	// Image is image.Marshal of a checkpoint holding the process's PID,
+	// name, credentials and mappings (dumper.Session.Layout).
+	Image []byte `json:"image"`
+	// Fresh are the ranges of mappings that are new or changed since the
+	// previous layout: the destination maps them anew, empty, and this
+	// round carries all their present pages.
+	Fresh []Range `json:"fresh,omitempty"`
+}
+
 // Ready reports a finished restore.
 type Ready struct {
 	RestoreMS float64 `json:"restore_ms"`
+	Steps     []Step  `json:"steps,omitempty"` // where the restore's time went
+}
+
+// Step is a named part of a migration and its duration.
+type Step struct {
+	What string  `json:"what"`
+	MS   float64 `json:"ms"`
 }
 
 // Error carries the reason a migration was abandoned.

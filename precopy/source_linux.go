@@ -71,6 +71,11 @@ type Report struct {
 	Total     time.Duration `json:"total"`
 	RestoreMS float64       `json:"restore_ms"`
 	WireBytes uint64        `json:"wire_bytes"` // filled in by the caller, who owns the transport
+	// Freeze is where the frozen time went on the source's side: the
+	// steps from the stop to the destination's Running.
+	Freeze []Step `json:"freeze,omitempty"`
+	// RestoreSteps are the destination's restore steps in the freeze.
+	RestoreSteps []Step `json:"restore_steps,omitempty"`
 }
 
 // Migrate moves the seized process to the destination behind ctl and
@@ -113,6 +118,7 @@ type migration struct {
 	mem     *dumper.MemReader
 	vmas    []image.VMA
 	pending []dumper.Span // pages to send in the next round
+	fresh   []Range       // mappings new or changed since the last layout sent
 	frozen  time.Time
 }
 
@@ -130,6 +136,9 @@ func (m *migration) expect(ctx context.Context, want uint16, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, m.opt.ConfirmTimeout)
 	defer cancel()
 	typ, body, err := m.ctl.Recv(ctx)
+	for err == nil && typ == MsgRoundDone && want != MsgRoundDone {
+		typ, body, err = m.ctl.Recv(ctx) // the final round's: Close's ack covers it
+	}
 	if err != nil {
 		return fmt.Errorf("destination: %w", err)
 	}
@@ -181,9 +190,16 @@ func (m *migration) precopy(ctx context.Context) error {
 		if err := m.collect(); err != nil {
 			return err
 		}
-		n, err := m.send(uint32(round))
+		n, err := m.send(ctx, uint32(round))
 		if err != nil {
 			return err
+		}
+		var done RoundDone
+		if err := m.expect(ctx, MsgRoundDone, &done); err != nil {
+			return err
+		}
+		if done.Round != uint32(round) {
+			return fmt.Errorf("destination: round %d acknowledged during round %d", done.Round, round)
 		}
 		took := time.Since(t0)
 		m.rep.Rounds = round
@@ -221,6 +237,9 @@ func (m *migration) collect() error {
 			return err
 		}
 	}
+	for _, v := range added {
+		m.fresh = append(m.fresh, Range{Start: v.Start, End: v.End})
+	}
 	if len(added) > 0 {
 		if err := m.tracker.Track(trackable(added)); err != nil {
 			return err
@@ -241,9 +260,17 @@ func (m *migration) collect() error {
 	return nil
 }
 
-// send copies the pending pages and ends the round; it returns the pages
-// sent.
-func (m *migration) send(round uint32) (uint64, error) {
+// send sends the round's layout, copies the pending pages and ends the
+// round; it returns the pages sent.
+func (m *migration) send(ctx context.Context, round uint32) (uint64, error) {
+	if err := m.sendLayout(ctx, round); err != nil {
+		return 0, err
+	}
+	return m.copyRound(round)
+}
+
+// copyRound copies the pending pages and ends the round.
+func (m *migration) copyRound(round uint32) (uint64, error) {
 	spans := mergeSpans(m.pending)
 	m.pending = nil
 	before := m.mem.Stats()
@@ -259,6 +286,24 @@ func (m *migration) send(round uint32) (uint64, error) {
 	return sent, nil
 }
 
+// sendLayout tells the destination the mappings of this round.
+func (m *migration) sendLayout(ctx context.Context, round uint32) error {
+	c, err := m.s.Layout(m.vmas)
+	if err != nil {
+		return err
+	}
+	b, err := image.Marshal(c)
+	if err != nil {
+		return err
+	}
+	l := Layout{Round: round, Image: b, Fresh: m.fresh}
+	m.fresh = nil
+	if err := m.ctl.Send(ctx, MsgLayout, encode(l)); err != nil {
+		return fmt.Errorf("round %d: send layout: %w", round, err)
+	}
+	return nil
+}
+
 // final freezes the process, sends the last pages and its state, and
 // hands over: the source is killed only once the destination runs it.
 func (m *migration) final(ctx context.Context) error {
@@ -266,6 +311,13 @@ func (m *migration) final(ctx context.Context) error {
 		return err
 	}
 	m.frozen = time.Now()
+	last := m.frozen
+	mark := func(what string) {
+		now := time.Now()
+		m.rep.Freeze = append(m.rep.Freeze, Step{What: what, MS: float64(now.Sub(last).Microseconds()) / 1e3})
+		last = now
+	}
+	mark("stop")
 	m.mem.SetTolerant(false)
 	if err := m.collect(); err != nil {
 		return err
@@ -276,12 +328,20 @@ func (m *migration) final(ctx context.Context) error {
 		return err
 	}
 	m.pending = append(m.pending, spans...)
-	if _, err := m.send(uint32(m.rep.Rounds + 1)); err != nil {
+	mark("dirty scan")
+	round := uint32(m.rep.Rounds + 1)
+	if err := m.sendLayout(ctx, round); err != nil {
 		return err
 	}
+	mark("layout")
+	if _, err := m.copyRound(round); err != nil {
+		return err
+	}
+	mark("copy")
 	if err := m.pages.Close(); err != nil {
 		return fmt.Errorf("final pages: %w", err)
 	}
+	mark("last pages")
 	c, err := m.s.Collect(ctx)
 	if err != nil {
 		return err
@@ -290,6 +350,7 @@ func (m *migration) final(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	mark("state")
 	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "restore", PagesSent: m.rep.PagesSent})
 	if err := m.ctl.Send(ctx, MsgFinal, b); err != nil {
 		return fmt.Errorf("send final state: %w", err)
@@ -298,13 +359,15 @@ func (m *migration) final(ctx context.Context) error {
 	if err := m.expect(ctx, MsgReady, &ready); err != nil {
 		return err
 	}
-	m.rep.RestoreMS = ready.RestoreMS
+	m.rep.RestoreMS, m.rep.RestoreSteps = ready.RestoreMS, ready.Steps
+	mark("restore")
 	if err := m.ctl.Send(ctx, MsgGo, nil); err != nil {
 		return fmt.Errorf("send go: %w", err)
 	}
 	if err := m.expect(ctx, MsgRunning, nil); err != nil {
 		return err
 	}
+	mark("handover")
 	m.rep.Frozen = time.Since(m.frozen)
 	m.tracker.Close()
 	m.mem.Close()

@@ -76,32 +76,44 @@ func checkRlimits(p *image.Process) error {
 // file here (size, build-id or content hash).
 func checkFiles(p *image.Process) error {
 	cache := &fileid.Cache{}
-	check := func(what string, want *image.FileID) error {
-		got, err := cache.Of(want.Path)
-		if err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		if err := fileid.Compare(*want, got); err != nil {
-			return fmt.Errorf("%s: %w", what, err)
-		}
-		return nil
-	}
-	if err := check("executable", &p.Exe); err != nil {
+	if err := checkExeAndFDs(cache, p); err != nil {
 		return err
 	}
-	for _, v := range p.MM.VMAs {
-		if v.Kind == image.VMAFile {
-			if err := check(fmt.Sprintf("mapping %#x-%#x", v.Start, v.End), v.File); err != nil {
-				return err
-			}
-		}
+	return checkMappedFiles(cache, p.MM.VMAs)
+}
+
+func checkExeAndFDs(cache *fileid.Cache, p *image.Process) error {
+	if err := checkFile(cache, "executable", &p.Exe); err != nil {
+		return err
 	}
 	for _, f := range p.FDs {
 		if f.File != nil {
-			if err := check(fmt.Sprintf("fd %d", f.Num), f.File); err != nil {
+			if err := checkFile(cache, fmt.Sprintf("fd %d", f.Num), f.File); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+func checkMappedFiles(cache *fileid.Cache, vmas []image.VMA) error {
+	for _, v := range vmas {
+		if v.Kind == image.VMAFile {
+			if err := checkFile(cache, fmt.Sprintf("mapping %#x-%#x", v.Start, v.End), v.File); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func checkFile(cache *fileid.Cache, what string, want *image.FileID) error {
+	got, err := cache.Of(want.Path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	if err := fileid.Compare(*want, got); err != nil {
+		return fmt.Errorf("%s: %w", what, err)
 	}
 	return nil
 }

@@ -72,15 +72,15 @@ func (t *task) open(path string, flags uint64, who image.Creds) (uint64, error) 
 
 // openMappedFiles opens every file the process maps, once per path: read
 // only for private mappings, read-write only for writable shared ones.
-func (t *task) openMappedFiles(p *image.Process) (map[string]uint64, error) {
+func (t *task) openMappedFiles(vmas []image.VMA, who image.Creds) (map[string]uint64, error) {
 	fds := make(map[string]uint64)
 	write := make(map[string]bool)
-	for _, v := range p.MM.VMAs {
+	for _, v := range vmas {
 		if v.Kind == image.VMAFile && v.Flags&image.MapShared != 0 && v.Prot&image.ProtWrite != 0 {
 			write[v.File.Path] = true
 		}
 	}
-	for _, v := range p.MM.VMAs {
+	for _, v := range vmas {
 		if v.Kind != image.VMAFile {
 			continue
 		}
@@ -91,7 +91,7 @@ func (t *task) openMappedFiles(p *image.Process) (map[string]uint64, error) {
 		if write[v.File.Path] {
 			flags = unix.O_RDWR
 		}
-		fd, err := t.open(v.File.Path, flags, p.Creds)
+		fd, err := t.open(v.File.Path, flags, who)
 		if err != nil {
 			t.closeAll(fds)
 			return nil, fmt.Errorf("mapping %#x-%#x: %w", v.Start, v.End, err)

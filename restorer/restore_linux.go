@@ -179,18 +179,13 @@ func create(tr *ptrace.Tracer, p *image.Process) (*task, error) {
 // build turns the fresh task into the process of the image, ready to run.
 func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result, error) {
 	var res Result
-	th := &p.Threads[0]
 	vmas := p.MM.VMAs
 	filled := filledVMAs(vmas, pages.Runs())
 	steps := []step{
-		{"address space", func() error {
-			specials, err := t.clearLayout()
-			if err != nil {
-				return err
-			}
-			return t.placeSpecials(specials, vmas)
+		{"address space", t.prepareLayout(vmas)},
+		{"mappings", func() error {
+			return t.asProcess(p.Creds, func() error { return t.mapWithFiles(p.MM.VMAs, p.Creds, filled) })
 		}},
-		{"mappings and files", func() error { return t.asProcess(p.Creds, func() error { return t.mapAndOpen(p, filled) }) }},
 		{"memory", func() error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -199,7 +194,39 @@ func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result,
 			res.PageStats, err = t.writePages(pages, vmas)
 			return err
 		}},
-		{"protections", func() error { return t.protect(vmas, filled) }},
+	}
+	steps = append(steps, t.finishSteps(p, filled, &res)...)
+	err := t.timeSteps(steps, &res)
+	return res, err
+}
+
+// prepareLayout returns the step that empties the fresh task's address
+// space but for the restore area and moves vdso and vvar into place.
+func (t *task) prepareLayout(vmas []image.VMA) func() error {
+	return func() error {
+		specials, err := t.clearLayout()
+		if err != nil {
+			return err
+		}
+		return t.placeSpecials(specials, vmas)
+	}
+}
+
+// finishSteps are the steps after the memory: descriptors, protections,
+// the process's state, credentials last, registers. writable marks the
+// mappings that were made writable to receive pages.
+func (t *task) finishSteps(p *image.Process, writable []bool, res *Result) []step {
+	th := &p.Threads[0]
+	return []step{
+		{"files", func() error {
+			return t.asProcess(p.Creds, func() error {
+				if err := t.openFDs(p); err != nil {
+					return err
+				}
+				return t.chdir(p.Cwd)
+			})
+		}},
+		{"protections", func() error { return t.protect(p.MM.VMAs, writable) }},
 		{"process state", func() error { return t.withExe(p, func(exe uint64) error { return t.restoreState(p, th, exe) }) }},
 		{"pending signals", func() error { return t.queueSignals(p.SharedPending, th.Pending) }},
 		{"credentials", func() error { return t.setCreds(p.Creds, p.NoNewPrivs) }},
@@ -216,32 +243,30 @@ func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result,
 			return err
 		}},
 	}
+}
+
+// timeSteps runs steps in order, recording how long each took.
+func (t *task) timeSteps(steps []step, res *Result) error {
 	for _, s := range steps {
 		t0 := time.Now()
 		if err := s.fn(); err != nil {
-			return res, fmt.Errorf("restore %s: %w", s.what, err)
+			return fmt.Errorf("restore %s: %w", s.what, err)
 		}
 		res.Steps = append(res.Steps, StepTime{s.what, time.Since(t0)})
 	}
-	return res, nil
+	return nil
 }
 
-// mapAndOpen maps every mapping and opens every descriptor; it runs with
-// the process's own filesystem identity.
-func (t *task) mapAndOpen(p *image.Process, filled []bool) error {
-	files, err := t.openMappedFiles(p)
+// mapWithFiles maps vmas, opening the files they map with who's identity;
+// writable marks those to map writable for receiving pages.
+func (t *task) mapWithFiles(vmas []image.VMA, who image.Creds, writable []bool) error {
+	files, err := t.openMappedFiles(vmas, who)
 	if err != nil {
 		return err
 	}
-	err = t.mapVMAs(p.MM.VMAs, filled, files)
+	err = t.mapVMAs(vmas, writable, files)
 	t.closeAll(files)
-	if err != nil {
-		return err
-	}
-	if err := t.openFDs(p); err != nil {
-		return err
-	}
-	return t.chdir(p.Cwd)
+	return err
 }
 
 // withExe opens the executable (as root: it only becomes the exe link,

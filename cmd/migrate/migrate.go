@@ -58,7 +58,22 @@ func runMigrate(ctx context.Context, args []string) error {
 	fmt.Printf("total %.0f ms, frozen %.1f ms (restore %.1f ms), %d rounds, %d pages sent (%.1f MiB) + %d zero pages, %.1f MiB on the wire, %.0f MiB/s\n",
 		rep.TotalMS, rep.FrozenMS, rep.RestoreMS, rep.Rounds, rep.PagesSent, mib, rep.ZeroPages,
 		float64(rep.WireBytes)/(1<<20), mib/(rep.TotalMS/1e3))
+	if len(rep.Freeze) > 0 {
+		fmt.Printf("frozen: %s\n", steps(rep.Freeze))
+		fmt.Printf("restore: %s\n", steps(rep.RestoreSteps))
+	}
 	return nil
+}
+
+// steps formats "what 1.2 ms, ..." for the steps that took 0.1 ms or more.
+func steps(ss []api.Step) string {
+	var parts []string
+	for _, s := range ss {
+		if s.MS >= 0.1 {
+			parts = append(parts, fmt.Sprintf("%s %.1f ms", s.What, s.MS))
+		}
+	}
+	return strings.Join(parts, ", ")
 }
 
 // progressBar draws the rounds on a terminal, or prints one line per event

@@ -1,0 +1,441 @@
+package restorer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/fileid"
+	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/ptrace"
+	"golang.org/x/sys/unix"
+)
+
+// Stream builds a process while its source still runs, for live
+// migration: BeginStream creates the task with the source's PID and its
+// mappings from the first round's layout; each later round's layout is
+// applied with Update; page batches are written straight into the task
+// with process_vm_writev as they arrive (WriteBatch); at the freeze,
+// Finish applies the rest of the checkpoint and returns the process
+// stopped, to be committed or aborted like RestoreImage's. So the freeze
+// pays for the last dirty pages and the non-memory state only, whatever
+// the size of the process.
+//
+// From BeginStream on the task dies with the tracer (PTRACE_O_EXITKILL):
+// a crash of the caller never leaves a half-built process.
+//
+// Layouts come from the source and are checked like an image: sorted,
+// page-aligned mappings clear of the restore area, files that are the
+// same here and that the process's own identity may open. Pages may only
+// be written into mappings of the current layout that take contents.
+//
+// A Stream is not safe for concurrent use.
+type Stream struct {
+	t      *task
+	tr     *ptrace.Tracer
+	vmas   []image.VMA // the current layout
+	opened []bool      // vmas[i] was made writable to receive pages
+	// zeroed marks the anonymous mappings created by the current round's
+	// layout: a zero page sent for them needs no write.
+	zeroed []bool
+	creds  image.Creds // filesystem identity the mapped files were opened with
+	// recheck is set when files were opened with more than one identity:
+	// Finish checks them all against the final one.
+	recheck bool
+	files   *fileid.Cache
+	stats   PageStats
+	round   uint32
+
+	local  [][]byte
+	remote []linux.RemoteRange
+	done   bool
+}
+
+// maxPendingWrites bounds the buffers WriteBatch gathers into one
+// process_vm_writev.
+const maxPendingWrites = 1024
+
+// BeginStream creates the process of layout (a checkpoint with one process
+// whose PID, Comm, Creds and MM.VMAs are set; the rest is ignored) with
+// every mapping in place and no contents yet.
+func BeginStream(ctx context.Context, layout *image.Checkpoint) (*Stream, error) {
+	p, err := layoutProcess(layout)
+	if err != nil {
+		return nil, err
+	}
+	if comm, err := procfs.Comm(int(p.PID)); err == nil {
+		return nil, fmt.Errorf("pid %d is in use (by %q)", p.PID, comm)
+	}
+	s := &Stream{files: &fileid.Cache{}, creds: p.Creds}
+	for _, check := range []func() error{
+		func() error { return checkAuthority(p) },
+		func() error { return checkSpecials(p) },
+		func() error { return checkMappedFiles(s.files, p.MM.VMAs) },
+	} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s.tr = ptrace.NewTracer()
+	if s.t, err = create(s.tr, p); err != nil {
+		s.tr.Close()
+		return nil, err
+	}
+	err = s.t.tr.Do(func() error { return linux.PtraceSetOptions(s.t.pid, unix.PTRACE_O_EXITKILL) })
+	if err == nil {
+		err = s.t.prepareLayout(p.MM.VMAs)()
+	}
+	if err == nil {
+		s.vmas = nil
+		err = s.apply(p.MM.VMAs, nil, true, p.Creds)
+	}
+	if err != nil {
+		s.Abort()
+		return nil, fmt.Errorf("restore pid %d: %w", p.PID, err)
+	}
+	s.round = 1
+	return s, nil
+}
+
+// layoutProcess checks a layout's shape and returns its process.
+func layoutProcess(c *image.Checkpoint) (*image.Process, error) {
+	if c.Arch != image.ArchX86_64 {
+		return nil, fmt.Errorf("process is from %s, this machine is x86_64", c.Arch)
+	}
+	if len(c.Processes) != 1 {
+		return nil, fmt.Errorf("layout has %d processes: only one is supported yet", len(c.Processes))
+	}
+	p := &c.Processes[0]
+	if p.PID <= 0 {
+		return nil, fmt.Errorf("layout: bad pid %d", p.PID)
+	}
+	if err := image.ValidateVMAs(p.PID, p.MM.VMAs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// PID is the process's PID.
+func (s *Stream) PID() int { return s.t.pid }
+
+// Stats counts the pages written so far.
+func (s *Stream) Stats() PageStats { return s.stats }
+
+// Update applies the layout of the next round: mappings that are gone are
+// unmapped; those overlapping fresh (the ranges the source found new or
+// changed since the previous layout, whose present pages it sends in this
+// round) are mapped anew, empty; every other mapping must be unchanged.
+func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	p, err := layoutProcess(layout)
+	if err != nil {
+		return err
+	}
+	if int(p.PID) != s.t.pid {
+		return fmt.Errorf("layout of pid %d for pid %d", p.PID, s.t.pid)
+	}
+	if err := s.apply(p.MM.VMAs, fresh, false, p.Creds); err != nil {
+		return fmt.Errorf("round %d layout: %w", s.round+1, err)
+	}
+	s.round++
+	return nil
+}
+
+// apply moves the task from s.vmas to vmas. With all, every mapping is
+// new.
+func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Creds) error {
+	area := image.VMA{Start: s.t.scratch, End: s.t.scratch + areaSize}
+	var made []image.VMA
+	opened, zeroed := make([]bool, len(vmas)), make([]bool, len(vmas))
+	for i, v := range vmas {
+		if v.Start < area.End && area.Start < v.End {
+			return fmt.Errorf("mapping %#x-%#x takes the restore area at %#x: not supported during pre-copy", v.Start, v.End, area.Start)
+		}
+		if isSpecial(v.Kind) {
+			if !all && !slices.ContainsFunc(s.vmas, func(o image.VMA) bool { return sameVMA(o, v) }) {
+				return fmt.Errorf("%s moved to %#x during pre-copy: not supported", v.Kind, v.Start)
+			}
+			continue
+		}
+		if all || overlapsAny(fresh, v) {
+			made = append(made, v)
+			zeroed[i] = v.Kind != image.VMAFile
+			continue
+		}
+		j := slices.IndexFunc(s.vmas, func(o image.VMA) bool { return sameVMA(o, v) })
+		if j < 0 {
+			return fmt.Errorf("mapping %#x-%#x %s changed but is not sent anew", v.Start, v.End, v.Name)
+		}
+		opened[i] = s.opened[j]
+	}
+	for _, v := range s.vmas {
+		if isSpecial(v.Kind) {
+			continue
+		}
+		for _, gone := range uncovered(v, vmas) {
+			if _, err := s.t.call(unix.SYS_MUNMAP, gone.Start, gone.End-gone.Start); err != nil {
+				return fmt.Errorf("unmap %#x-%#x: %w", gone.Start, gone.End, err)
+			}
+		}
+	}
+	if err := checkMappedFiles(s.files, made); err != nil {
+		return err
+	}
+	if hasFiles(made) && !sameFS(creds, s.creds) {
+		s.recheck = true
+	}
+	if len(made) > 0 {
+		err := s.t.asProcess(creds, func() error { return s.t.mapWithFiles(made, creds, make([]bool, len(made))) })
+		if err != nil {
+			return err
+		}
+	}
+	s.vmas, s.opened, s.zeroed = vmas, opened, zeroed
+	return nil
+}
+
+// Range is a page-aligned address range [Start, End).
+type Range struct{ Start, End uint64 }
+
+// sameVMA reports whether two mappings are the same mapping.
+func sameVMA(a, b image.VMA) bool {
+	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
+		a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name && (a.File == nil) == (b.File == nil) &&
+		(a.File == nil || a.File.Path == b.File.Path)
+}
+
+func overlapsAny(rs []Range, v image.VMA) bool {
+	for _, r := range rs {
+		if r.Start < v.End && v.Start < r.End {
+			return true
+		}
+	}
+	return false
+}
+
+// uncovered returns the parts of v that no mapping of vmas covers.
+func uncovered(v image.VMA, vmas []image.VMA) []Range {
+	var out []Range
+	at := v.Start
+	for _, w := range vmas {
+		if w.End <= at || w.Start >= v.End {
+			continue
+		}
+		if w.Start > at {
+			out = append(out, Range{Start: at, End: w.Start})
+		}
+		at = max(at, w.End)
+	}
+	if at < v.End {
+		out = append(out, Range{Start: at, End: v.End})
+	}
+	return out
+}
+
+func hasFiles(vmas []image.VMA) bool {
+	return slices.ContainsFunc(vmas, func(v image.VMA) bool { return v.Kind == image.VMAFile })
+}
+
+// sameFS reports whether two identities open files alike.
+func sameFS(a, b image.Creds) bool {
+	return a.FSUID == b.FSUID && a.FSGID == b.FSGID && slices.Equal(a.Groups, b.Groups)
+}
+
+// WriteBatch writes one batch of pages: each is the batch's iterator (its
+// runs in address order; data valid until WriteBatch returns).
+func (s *Stream) WriteBatch(each func(fn func(addr uint64, data []byte, zero bool, npages uint64) error) error) error {
+	err := each(func(addr uint64, data []byte, zero bool, npages uint64) error {
+		if npages == 0 || npages > (^uint64(0)-addr)/image.PageSize || addr%image.PageSize != 0 {
+			return fmt.Errorf("page run at %#x (%d pages): malformed", addr, npages)
+		}
+		if zero {
+			return s.zero(addr, npages)
+		}
+		if uint64(len(data)) != npages*image.PageSize {
+			return fmt.Errorf("page run at %#x: %d bytes for %d pages", addr, len(data), npages)
+		}
+		if err := s.receiving(addr, addr+npages*image.PageSize); err != nil {
+			return err
+		}
+		s.stats.DataPages += npages
+		return s.queue(addr, data)
+	})
+	if err != nil {
+		return err
+	}
+	return s.flush()
+}
+
+// zero writes zero pages, except where the mapping was created empty in
+// this round.
+func (s *Stream) zero(addr, npages uint64) error {
+	end := addr + npages*image.PageSize
+	if err := s.receiving(addr, end); err != nil {
+		return err
+	}
+	s.stats.ZeroPages += npages
+	for a := addr; a < end; {
+		i := findVMA(s.vmas, a)
+		v := s.vmas[i]
+		stop := min(end, v.End)
+		if !s.zeroed[i] {
+			for b := a; b < stop; b += uint64(len(zeroRun)) {
+				if err := s.queue(b, zeroRun[:min(uint64(len(zeroRun)), stop-b)]); err != nil {
+					return err
+				}
+			}
+		}
+		a = stop
+	}
+	return nil
+}
+
+// receiving checks that [start, end) lies in mappings that take contents
+// and makes those writable.
+func (s *Stream) receiving(start, end uint64) error {
+	for a := start; a < end; {
+		i := findVMA(s.vmas, a)
+		if i < 0 {
+			return fmt.Errorf("page %#x lies outside the process's mappings", a)
+		}
+		v := s.vmas[i]
+		if isSpecial(v.Kind) || (v.Kind == image.VMAFile && v.Flags&image.MapShared != 0) {
+			return fmt.Errorf("page %#x: mapping %#x-%#x %s does not take page contents", a, v.Start, v.End, v.Name)
+		}
+		if !s.opened[i] && v.Prot&image.ProtWrite == 0 {
+			if err := s.flush(); err != nil { // writes queued before must not see the change
+				return err
+			}
+			prot := uint64(v.Prot) | unix.PROT_READ | unix.PROT_WRITE
+			if _, err := s.t.call(unix.SYS_MPROTECT, v.Start, v.End-v.Start, prot); err != nil {
+				return fmt.Errorf("make %#x-%#x %s writable: %w", v.Start, v.End, v.Name, err)
+			}
+			s.opened[i] = true
+		}
+		a = v.End
+	}
+	return nil
+}
+
+// findVMA returns the index of the mapping holding addr, or -1.
+func findVMA(vmas []image.VMA, addr uint64) int {
+	i, _ := slices.BinarySearchFunc(vmas, addr, func(v image.VMA, a uint64) int {
+		switch {
+		case v.End <= a:
+			return -1
+		case v.Start > a:
+			return 1
+		}
+		return 0
+	})
+	if i < len(vmas) && vmas[i].Start <= addr && addr < vmas[i].End {
+		return i
+	}
+	return -1
+}
+
+func (s *Stream) queue(addr uint64, data []byte) error {
+	s.local = append(s.local, data)
+	s.remote = append(s.remote, linux.RemoteRange{Addr: addr, Len: uint64(len(data))})
+	if len(s.local) >= maxPendingWrites {
+		return s.flush()
+	}
+	return nil
+}
+
+func (s *Stream) flush() error {
+	if len(s.local) == 0 {
+		return nil
+	}
+	_, err := linux.ProcessVMWritev(s.t.pid, s.local, s.remote)
+	clear(s.local)
+	s.local, s.remote = s.local[:0], s.remote[:0]
+	return err
+}
+
+// Finish applies the frozen state c (whose mappings must be the current
+// layout) and returns the process rebuilt and stopped. The Stream is used
+// up: on error the process is gone.
+func (s *Stream) Finish(ctx context.Context, c *image.Checkpoint) (*Restored, error) {
+	start := time.Now()
+	r, err := s.finish(ctx, c)
+	if err != nil {
+		s.Abort()
+		return nil, fmt.Errorf("restore pid %d: %w", s.t.pid, err)
+	}
+	s.done = true
+	r.Duration = time.Since(start)
+	return r, nil
+}
+
+func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, error) {
+	if s.done {
+		return nil, errors.New("stream already finished")
+	}
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	if len(c.Processes) != 1 || len(c.Processes[0].Threads) != 1 {
+		return nil, fmt.Errorf("state has %d processes and %d threads: only one single-threaded process is supported yet",
+			len(c.Processes), len(c.Processes[0].Threads))
+	}
+	p := &c.Processes[0]
+	if int(p.PID) != s.t.pid {
+		return nil, fmt.Errorf("state of pid %d for pid %d", p.PID, s.t.pid)
+	}
+	if !slices.EqualFunc(p.MM.VMAs, s.vmas, sameVMA) {
+		return nil, errors.New("the frozen state's mappings differ from the last layout")
+	}
+	for _, check := range []func() error{
+		func() error { return checkAuthority(p) },
+		func() error { return checkRlimits(p) },
+		func() error { return checkExeAndFDs(s.files, p) },
+		func() error { return checkMappedFiles(s.files, p.MM.VMAs) }, // a stat each: cached
+		ctx.Err,
+	} {
+		if err := check(); err != nil {
+			return nil, err
+		}
+	}
+	res := Result{PID: s.t.pid, PageStats: s.stats}
+	var steps []step
+	if s.recheck || (hasFiles(p.MM.VMAs) && !sameFS(p.Creds, s.creds)) {
+		// Mapped with another identity than the final one: that one must
+		// be allowed to open them too.
+		steps = append(steps, step{"mapped files", func() error {
+			return s.t.asProcess(p.Creds, func() error {
+				files, err := s.t.openMappedFiles(p.MM.VMAs, p.Creds)
+				s.t.closeAll(files)
+				return err
+			})
+		}})
+	}
+	steps = append(steps, s.t.finishSteps(p, s.opened, &res)...)
+	if err := s.t.timeSteps(steps, &res); err != nil {
+		return nil, err
+	}
+	return &Restored{Result: res, t: s.t, tr: s.tr}, nil
+}
+
+// Abort kills the process being built. It does nothing after Finish
+// succeeded (the Restored owns the process then).
+func (s *Stream) Abort() {
+	if s.done {
+		return
+	}
+	s.done = true
+	s.t.kill()
+	s.tr.Close()
+}
