@@ -85,6 +85,8 @@ type MigrateReport struct {
 	// RestoreSteps details the destination's "restore" step.
 	Freeze       []Step `json:"freeze,omitempty"`
 	RestoreSteps []Step `json:"restore_steps,omitempty"`
+	// Resolved says how a handover that broke after Go was settled.
+	Resolved string `json:"resolved,omitempty"`
 }
 
 // Step is a named part of a migration and its duration.

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -38,9 +39,11 @@ type Config struct {
 	KeyFile   string   // gossip key file (base64); empty: plaintext gossip
 	Logger    *slog.Logger
 	// Fault makes the daemon crash (SIGKILL itself) at one point of an
-	// incoming migration, for fault-injection tests: "final" (the final
-	// state arrived), "restored" (the process is rebuilt, before Ready),
-	// "go" (Go arrived, before the process runs).
+	// incoming migration, for fault-injection tests: "final-round" (the
+	// frozen last round begins), "final" (the final state arrived),
+	// "restored" (the process is rebuilt, before Ready), "go" (Go arrived,
+	// before the process runs), "committed" (it runs, Running not sent).
+	// "stall:POINT" holds the migration there for a while instead.
 	Fault string
 }
 
@@ -51,6 +54,12 @@ type Daemon struct {
 	cluster  *cluster.Cluster
 	identity *transport.Identity // mutual TLS for migrations
 	procs    atomic.Int64        // processes this node runs on behalf of the cluster
+
+	// outcomes of incoming migrations by ID, for sources whose handover
+	// broke after Go (precopy.Outcome*). Kept in memory: after a restart
+	// the answer comes from whether the PID lives here.
+	outcomesMu sync.Mutex
+	outcomes   map[string]string
 }
 
 func (cfg *Config) fill() error {

@@ -51,8 +51,18 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 		_ = ctl.Send(sctx, precopy.MsgError, precopy.Encode(precopy.Error{Error: err.Error()}))
 		return err
 	}
+	typ, body, err := ctl.Recv(ctx)
+	if err != nil {
+		return err
+	}
+	if typ == precopy.MsgQuery {
+		return d.answerQuery(ctx, ctl, body)
+	}
 	var hello precopy.Hello
-	if err := recvInto(ctx, ctl, precopy.MsgHello, &hello); err != nil {
+	if typ != precopy.MsgHello {
+		return fail(errors.New(messageError(typ, body)))
+	}
+	if err := precopy.Decode(body, &hello); err != nil {
 		return fail(err)
 	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", hello.PID)); err == nil {
@@ -72,7 +82,7 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 			b.stream.Abort() // after a Finish, the Restored owns the process and this does nothing
 		}
 	}()
-	body, err := d.awaitFinal(ctx, ctl, b)
+	body, err = d.awaitFinal(ctx, ctl, b)
 	if err != nil {
 		stop()
 		<-built
@@ -96,7 +106,53 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	if err != nil {
 		return fail(err)
 	}
-	return d.commit(ctx, ctl, r, fail)
+	d.setOutcome(hello.ID, precopy.OutcomePending)
+	err = d.commit(ctx, ctl, hello.ID, r, fail)
+	if d.outcome(hello.ID) == precopy.OutcomePending {
+		d.setOutcome(hello.ID, precopy.OutcomeAborted)
+	}
+	return err
+}
+
+// answerQuery tells a source whose handover broke after Go what became of
+// its migration: what this daemon recorded, or, when it has no record (it
+// restarted since), whether the PID lives here.
+func (d *Daemon) answerQuery(ctx context.Context, ctl *transport.Control, body []byte) error {
+	var q precopy.Query
+	if err := precopy.Decode(body, &q); err != nil {
+		return err
+	}
+	state := d.outcome(q.ID)
+	if state == "" {
+		state = precopy.OutcomeAborted
+		if q.PID > 0 && unix.Kill(q.PID, 0) == nil {
+			state = precopy.OutcomeCommitted
+		}
+	}
+	d.log.Info("outcome query", "id", q.ID, "pid", q.PID, "state", state)
+	if err := ctl.Send(ctx, precopy.MsgOutcome, precopy.Encode(precopy.Outcome{State: state})); err != nil {
+		return err
+	}
+	// Closing now could drop the answer: wait until the source hangs up.
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, _, _ = ctl.Recv(wctx)
+	return nil
+}
+
+func (d *Daemon) setOutcome(id, state string) {
+	d.outcomesMu.Lock()
+	defer d.outcomesMu.Unlock()
+	if d.outcomes == nil {
+		d.outcomes = make(map[string]string)
+	}
+	d.outcomes[id] = state
+}
+
+func (d *Daemon) outcome(id string) string {
+	d.outcomesMu.Lock()
+	defer d.outcomesMu.Unlock()
+	return d.outcomes[id]
 }
 
 // awaitFinal passes the layouts to the builder until the final state
@@ -114,6 +170,9 @@ func (d *Daemon) awaitFinal(ctx context.Context, ctl *transport.Control, b *buil
 			var l precopy.Layout
 			if err := precopy.Decode(body, &l); err != nil {
 				return nil, err
+			}
+			if l.Final {
+				d.fault("final-round")
 			}
 			select {
 			case b.layouts <- l:
@@ -206,7 +265,7 @@ func (b *builder) nextLayout(ctx context.Context) error {
 }
 
 // commit hands over: Ready, wait for Go, let the process run, Running.
-func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, r *restorer.Restored, fail func(error) error) error {
+func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, id string, r *restorer.Restored, fail func(error) error) error {
 	d.fault("restored")
 	ready := precopy.Ready{RestoreMS: float64(r.Duration.Microseconds()) / 1e3}
 	for _, st := range r.Steps {
@@ -230,6 +289,8 @@ func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, r *restorer
 	if err := r.Commit(); err != nil {
 		return fail(err)
 	}
+	d.setOutcome(id, precopy.OutcomeCommitted)
+	d.fault("committed")
 	d.procs.Add(1)
 	go d.reap(r.PID)
 	d.log.Info("migrated process runs here", "pid", r.PID, "restore", r.Duration)
@@ -281,11 +342,20 @@ func (d *Daemon) reap(pid int) {
 	d.log.Info("migrated process ended", "pid", pid, "status", ws.ExitStatus(), "signal", ws.Signal())
 }
 
-// fault crashes the daemon at point when so configured (tests only).
+// fault crashes the daemon at point when so configured (tests only):
+// --fault POINT SIGKILLs it there; --fault stall:POINT logs "fault
+// injection: stalling" and holds that migration for faultStall, so that a
+// test can cut the link at that very point.
 func (d *Daemon) fault(point string) {
-	if d.cfg.Fault == point {
+	switch d.cfg.Fault {
+	case point:
 		d.log.Warn("fault injection: crashing", "point", point)
 		_ = unix.Kill(os.Getpid(), unix.SIGKILL)
 		select {}
+	case "stall:" + point:
+		d.log.Warn("fault injection: stalling", "point", point, "for", faultStall)
+		time.Sleep(faultStall)
 	}
 }
+
+const faultStall = 8 * time.Second

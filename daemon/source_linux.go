@@ -52,11 +52,17 @@ func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progres
 		return rep, err
 	}
 	d.log.Info("migrating", "pid", req.PID, "to", target.Name)
+	id := fmt.Sprintf("%s-%d-%d", d.cfg.Name, req.PID, time.Now().UnixNano())
 	rep, err = precopy.Migrate(ctx, s, ctl, pages, precopy.Options{
-		ID:          fmt.Sprintf("%s-%d-%d", d.cfg.Name, req.PID, time.Now().UnixNano()),
+		ID:          id,
 		MaxDowntime: time.Duration(req.MaxDowntimeMS * float64(time.Millisecond)),
 		MaxRounds:   req.MaxRounds,
 		Progress:    progress,
+		Resolve: func(ctx context.Context) (string, error) {
+			state, err := d.queryOutcome(ctx, target, id, req.PID)
+			d.log.Warn("handover broke after go; asked the destination", "pid", req.PID, "to", target.Name, "outcome", state, "error", err)
+			return state, err
+		},
 	})
 	rep.WireBytes = pages.Stats().WireBytes
 	if errors.Is(err, precopy.ErrExited) {
@@ -69,6 +75,30 @@ func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progres
 	}
 	d.log.Info("migrated", "pid", req.PID, "to", target.Name, "frozen", rep.Frozen, "rounds", rep.Rounds)
 	return rep, nil
+}
+
+// queryOutcome asks target, over a new connection, what became of
+// migration id.
+func (d *Daemon) queryOutcome(ctx context.Context, target cluster.Member, id string, pid int) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	conn, err := transport.Dial(ctx, target.Meta.QUICAddr, d.identity, target.Name, transport.DefaultConfig())
+	if err != nil {
+		return "", err
+	}
+	defer conn.Close()
+	ctl, err := conn.OpenControl(ctx)
+	if err != nil {
+		return "", err
+	}
+	if err := ctl.Send(ctx, precopy.MsgQuery, precopy.Encode(precopy.Query{ID: id, PID: pid})); err != nil {
+		return "", err
+	}
+	var out precopy.Outcome
+	if err := recvInto(ctx, ctl, precopy.MsgOutcome, &out); err != nil {
+		return "", err
+	}
+	return out.State, nil
 }
 
 // findNode resolves a node name, gossip address, migration address or IP

@@ -2,15 +2,18 @@ package e2e
 
 import (
 	"context"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/lab"
 	"golang.org/x/sys/unix"
 )
 
 // TestHandoverFaults crashes the destination daemon at each step of the
-// handover (final state received; process rebuilt, before Ready; Go
-// received, before it runs). Each time the process ends up running on
+// handover (frozen last round begins; final state received; process
+// rebuilt, before Ready; Go received, before it runs). Each time the process ends up running on
 // exactly one host, the source, as it was; then a migration succeeds and
 // the workload's own checks pass on h2.
 func TestHandoverFaults(t *testing.T) {
@@ -18,10 +21,22 @@ func TestHandoverFaults(t *testing.T) {
 	h1, _ := l.Host("h1")
 	h2, _ := l.Host("h2")
 	g := startIn(t, h1, "memory")
-	for _, point := range []string{"final", "restored", "go"} {
+	for _, point := range []string{"final-round", "final", "restored", "go"} {
 		restartDaemon(t, h2, "--fault", point)
 		waitAlive(t, h1, "h2")
-		_, err := migrate(h1, g.pid, "h2")
+		from := logSize(h2)
+		done := inFlight(h1, g)
+		if point == "go" {
+			// After Go the source cannot tell whether the process runs on
+			// h2 until h2's daemon answers again.
+			waitLog(t, h2, from, "fault injection: crashing")
+			time.Sleep(time.Second)
+			if !runsIn(h1, g.pid) {
+				t.Fatal("the source copy is gone before the outcome is known")
+			}
+			restartDaemon(t, h2)
+		}
+		err := waitErr(t, done)
 		if err == nil {
 			t.Fatalf("fault %s: migration succeeded", point)
 		}
@@ -50,5 +65,118 @@ func restartDaemon(t *testing.T, h interface {
 	time.Sleep(100 * time.Millisecond)
 	if err := h.StartDaemon(context.Background(), flags...); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestHandoverCommittedUnacknowledged: the destination runs the process
+// and crashes before it can say so. The source does not know whether the
+// process runs there: it keeps its copy frozen and asks the destination's
+// daemon (restarted) until it learns that it does, then removes its copy.
+// Resuming instead would leave two copies running.
+func TestHandoverCommittedUnacknowledged(t *testing.T) {
+	l := newLab(t, "t-ack")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	g := startIn(t, h1, "memory")
+	restartDaemon(t, h2, "--fault", "committed")
+	waitAlive(t, h1, "h2")
+	from := logSize(h2)
+	done := inFlight(h1, g)
+	waitLog(t, h2, from, "fault injection: crashing")
+	time.Sleep(time.Second) // the source is now in doubt
+	if !runsIn(h1, g.pid) {
+		t.Fatal("the source copy is gone before the outcome is known")
+	}
+	restartDaemon(t, h2)
+	if err := waitErr(t, done); err != nil {
+		t.Fatalf("migration failed although the process runs on h2: %v", err)
+	}
+	if !goneFrom(h1, g.pid) {
+		t.Fatal("two copies: the process still exists on h1")
+	}
+	if err := g.verifyIn(h2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestHandoverLinkCut cuts the link at points of the handover, while the
+// destination holds the migration there: as the frozen last round begins,
+// once the final state arrived, and once Go arrived (the destination then
+// runs the process without being able to say so). Each time the process
+// ends up on exactly one host: h1 before Go, h2 after.
+func TestHandoverLinkCut(t *testing.T) {
+	l := newLab(t, "t-cut")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	g := startIn(t, h1, "memory")
+	for _, point := range []string{"final-round", "final", "go"} {
+		restartDaemon(t, h2, "--fault", "stall:"+point)
+		waitAlive(t, h1, "h2")
+		from := logSize(h2)
+		done := inFlight(h1, g)
+		waitLog(t, h2, from, "fault injection: stalling")
+		if err := h2.SetLink(false); err != nil {
+			t.Fatal(err)
+		}
+		var err error
+		if point == "go" {
+			// The source is in doubt until it can ask: give the link back
+			// once the destination ran the process.
+			time.Sleep(9 * time.Second)
+			h2.SetLink(true)
+			err = waitErr(t, done)
+		} else {
+			err = waitErr(t, done)
+			h2.SetLink(true)
+		}
+		t.Logf("link cut at %s: %v", point, err)
+		if point == "go" {
+			if err != nil {
+				t.Fatalf("link cut after go: %v", err)
+			}
+			if !goneFrom(h1, g.pid) || !runsIn(h2, g.pid) {
+				t.Fatalf("link cut after go: on h1 %v, on h2 %v", runsIn(h1, g.pid), runsIn(h2, g.pid))
+			}
+			break
+		}
+		if err == nil {
+			t.Fatalf("link cut at %s: migration succeeded", point)
+		}
+		// h2 lets go of its half-built copy when its stall ends.
+		waitGone(t, h2, g.pid, 15*time.Second)
+		assertRunsHere(t, h1, h2, g.pid)
+	}
+	if err := g.verifyIn(h2); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// logSize is where h's daemon log ends now.
+func logSize(h *lab.Host) int {
+	b, _ := os.ReadFile(h.DaemonLog())
+	return len(b)
+}
+
+// waitLog waits until h's daemon log contains s after offset from.
+func waitLog(t *testing.T, h *lab.Host, from int, s string) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if b, _ := os.ReadFile(h.DaemonLog()); len(b) > from && strings.Contains(string(b[from:]), s) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("%s's daemon log never said %q", h.Name, s)
+}
+
+func waitGone(t *testing.T, h *lab.Host, pid int, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for runsIn(h, pid) {
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d still exists on %s after %v", pid, h.Name, d)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -26,6 +26,12 @@ func newLab(t *testing.T, name string) *lab.Lab {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
+		if t.Failed() {
+			for _, h := range l.Hosts() {
+				b, _ := os.ReadFile(h.DaemonLog())
+				t.Logf("%s daemon log (tail):\n%s", h.Name, tail(string(b), 40))
+			}
+		}
 		if err := l.Down(); err != nil {
 			t.Errorf("lab down: %v", err)
 		}
@@ -140,4 +146,10 @@ func execOut(t *testing.T, h *lab.Host, argv ...string) (string, int) {
 	}
 	b, _ := os.ReadFile(f.Name())
 	return string(b), res.ExitCode
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }

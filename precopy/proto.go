@@ -22,7 +22,30 @@ const (
 	// place. The source waits for it after each pre-copy round, so that
 	// rounds are timed end to end and no backlog is left for the freeze.
 	MsgRoundDone uint16 = 10
+	// MsgQuery: src -> dst, Query, on a new connection, when the handover
+	// broke after Go: did the destination run the process? MsgOutcome
+	// (dst -> src, Outcome) answers.
+	MsgQuery   uint16 = 11
+	MsgOutcome uint16 = 12
 )
+
+// Query asks for the outcome of migration ID of PID.
+type Query struct {
+	ID  string `json:"id"`
+	PID int    `json:"pid"`
+}
+
+// Outcomes of a migration as the destination knows it.
+const (
+	OutcomeCommitted = "committed" // the process runs on the destination
+	OutcomeAborted   = "aborted"   // the destination has no copy; it never ran there
+	OutcomePending   = "pending"   // still waiting for Go: ask again
+)
+
+// Outcome answers a Query.
+type Outcome struct {
+	State string `json:"state"`
+}
 
 // RoundDone acknowledges a round.
 type RoundDone struct {
@@ -50,6 +73,8 @@ type Layout struct {
 	// previous layout: the destination maps them anew, empty, and this
 	// round carries all their present pages.
 	Fresh []Range `json:"fresh,omitempty"`
+	// Final marks the last round, sent with the process frozen.
+	Final bool `json:"final,omitempty"`
 }
 
 // Ready reports a finished restore.

@@ -33,6 +33,15 @@ type Options struct {
 	MaxRounds      int           // pre-copy rounds before the final one; default 10
 	ConfirmTimeout time.Duration // waiting for the destination's answers; default 60s
 	Progress       func(Progress)
+	// Resolve asks the destination, over a new connection, for the
+	// outcome of the migration (an Outcome state) when the handover broke
+	// after Go was sent: whether the process runs there is then unknown,
+	// and the source copy stays frozen until Resolve answers committed
+	// (it is killed) or aborted (it resumes). Errors are retried until ctx
+	// ends. Without Resolve the source resumes (the old behaviour, which
+	// can leave two copies running).
+	Resolve        func(ctx context.Context) (string, error)
+	ResolveTimeout time.Duration // default 5 minutes
 }
 
 func (o *Options) fill() {
@@ -44,6 +53,9 @@ func (o *Options) fill() {
 	}
 	if o.ConfirmTimeout <= 0 {
 		o.ConfirmTimeout = 60 * time.Second
+	}
+	if o.ResolveTimeout <= 0 {
+		o.ResolveTimeout = 5 * time.Minute
 	}
 	if o.Progress == nil {
 		o.Progress = func(Progress) {}
@@ -76,6 +88,8 @@ type Report struct {
 	Freeze []Step `json:"freeze,omitempty"`
 	// RestoreSteps are the destination's restore steps in the freeze.
 	RestoreSteps []Step `json:"restore_steps,omitempty"`
+	// Resolved says how a handover that broke after Go was settled.
+	Resolved string `json:"resolved,omitempty"`
 }
 
 // Migrate moves the seized process to the destination behind ctl and
@@ -263,7 +277,7 @@ func (m *migration) collect() error {
 // send sends the round's layout, copies the pending pages and ends the
 // round; it returns the pages sent.
 func (m *migration) send(ctx context.Context, round uint32) (uint64, error) {
-	if err := m.sendLayout(ctx, round); err != nil {
+	if err := m.sendLayout(ctx, round, false); err != nil {
 		return 0, err
 	}
 	return m.copyRound(round)
@@ -287,7 +301,7 @@ func (m *migration) copyRound(round uint32) (uint64, error) {
 }
 
 // sendLayout tells the destination the mappings of this round.
-func (m *migration) sendLayout(ctx context.Context, round uint32) error {
+func (m *migration) sendLayout(ctx context.Context, round uint32, final bool) error {
 	c, err := m.s.Layout(m.vmas)
 	if err != nil {
 		return err
@@ -296,7 +310,7 @@ func (m *migration) sendLayout(ctx context.Context, round uint32) error {
 	if err != nil {
 		return err
 	}
-	l := Layout{Round: round, Image: b, Fresh: m.fresh}
+	l := Layout{Round: round, Image: b, Fresh: m.fresh, Final: final}
 	m.fresh = nil
 	if err := m.ctl.Send(ctx, MsgLayout, encode(l)); err != nil {
 		return fmt.Errorf("round %d: send layout: %w", round, err)
@@ -330,7 +344,7 @@ func (m *migration) final(ctx context.Context) error {
 	m.pending = append(m.pending, spans...)
 	mark("dirty scan")
 	round := uint32(m.rep.Rounds + 1)
-	if err := m.sendLayout(ctx, round); err != nil {
+	if err := m.sendLayout(ctx, round, true); err != nil {
 		return err
 	}
 	mark("layout")
@@ -361,11 +375,15 @@ func (m *migration) final(ctx context.Context) error {
 	}
 	m.rep.RestoreMS, m.rep.RestoreSteps = ready.RestoreMS, ready.Steps
 	mark("restore")
-	if err := m.ctl.Send(ctx, MsgGo, nil); err != nil {
-		return fmt.Errorf("send go: %w", err)
+	err = m.ctl.Send(ctx, MsgGo, nil)
+	if err == nil {
+		err = m.expect(ctx, MsgRunning, nil)
 	}
-	if err := m.expect(ctx, MsgRunning, nil); err != nil {
-		return err
+	if err != nil {
+		// Go may have arrived: the process may run there.
+		if err := m.resolve(ctx, err); err != nil {
+			return err
+		}
 	}
 	mark("handover")
 	m.rep.Frozen = time.Since(m.frozen)
@@ -377,6 +395,39 @@ func (m *migration) final(ctx context.Context) error {
 	_ = m.ctl.Send(ctx, MsgDone, encode(m.rep))
 	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "done", PagesSent: m.rep.PagesSent})
 	return nil
+}
+
+// resolve finds out whether the destination runs the process after the
+// handover broke (cause) past Go. It returns nil when it does, and an
+// error (the source then resumes) when it certainly does not. Until it
+// knows, the source process stays frozen.
+func (m *migration) resolve(ctx context.Context, cause error) error {
+	if m.opt.Resolve == nil {
+		return cause
+	}
+	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "resolving", PagesSent: m.rep.PagesSent})
+	// Not the caller's cancellation: resuming while in doubt could leave
+	// two copies. Only the (long) resolve timeout ends the wait.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.ResolveTimeout)
+	defer cancel()
+	wait := 100 * time.Millisecond
+	for {
+		state, err := m.opt.Resolve(ctx)
+		switch {
+		case err == nil && state == OutcomeCommitted:
+			m.rep.Resolved = fmt.Sprintf("handover broke (%v); the destination reports it runs the process", cause)
+			return nil
+		case err == nil && state == OutcomeAborted:
+			return fmt.Errorf("%w; the destination reports it did not run the process", cause)
+		case ctx.Err() != nil:
+			return fmt.Errorf("%w: the destination gave no outcome for %v (last: %v); the process resumes here and may ALSO run on the destination", cause, m.opt.ResolveTimeout, err)
+		}
+		select {
+		case <-time.After(wait):
+		case <-ctx.Done():
+		}
+		wait = min(2*wait, 2*time.Second)
+	}
 }
 
 // abort tells the destination and puts the source back as it was.

@@ -58,6 +58,9 @@ func runMigrate(ctx context.Context, args []string) error {
 	fmt.Printf("total %.0f ms, frozen %.1f ms (restore %.1f ms), %d rounds, %d pages sent (%.1f MiB) + %d zero pages, %.1f MiB on the wire, %.0f MiB/s\n",
 		rep.TotalMS, rep.FrozenMS, rep.RestoreMS, rep.Rounds, rep.PagesSent, mib, rep.ZeroPages,
 		float64(rep.WireBytes)/(1<<20), mib/(rep.TotalMS/1e3))
+	if rep.Resolved != "" {
+		fmt.Printf("note: %s\n", rep.Resolved)
+	}
 	if len(rep.Freeze) > 0 {
 		fmt.Printf("frozen: %s\n", steps(rep.Freeze))
 		fmt.Printf("restore: %s\n", steps(rep.RestoreSteps))
