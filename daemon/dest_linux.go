@@ -195,20 +195,53 @@ type builder struct {
 	applied uint32           // rounds whose layout is in place
 }
 
+// run receives batches on this goroutine and writes them on another, so
+// that receiving and decompressing the next batch overlaps writing this
+// one (mostly page faults in fresh memory).
 func (b *builder) run(ctx context.Context, conn *transport.Conn) error {
 	pr, err := conn.AcceptPages(ctx)
 	if err != nil {
 		return err
 	}
 	defer pr.Close()
+	// The writer holds batch n while Next receives n+1; Next is called for
+	// n+2 only once the writer took n+1 (work is unbuffered).
+	pr.SetDepth(2)
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	work := make(chan transport.Batch)
+	wrote := make(chan error, 1)
+	go func() {
+		err := b.write(ctx, work)
+		if err != nil {
+			cancel()
+		}
+		wrote <- err
+	}()
 	for {
 		batch, err := pr.Next(ctx)
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
 		if err != nil {
+			close(work)
+			if werr := <-wrote; werr != nil {
+				return werr
+			}
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
 			return fmt.Errorf("pages: %w", err)
 		}
+		select {
+		case work <- batch:
+		case err := <-wrote:
+			return err
+		}
+	}
+}
+
+// write applies the batches in order, each round's layout before its
+// first batch, and acknowledges each round.
+func (b *builder) write(ctx context.Context, work <-chan transport.Batch) error {
+	for batch := range work {
 		// Data batches carry the round in progress, 0 before the first
 		// round marker; the source numbers its rounds from 1.
 		for b.applied < max(batch.Round, 1) {
@@ -227,6 +260,7 @@ func (b *builder) run(ctx context.Context, conn *transport.Conn) error {
 			return fmt.Errorf("round %d: %w", batch.Round, err)
 		}
 	}
+	return nil
 }
 
 // nextLayout waits for the layout of the next round and applies it.

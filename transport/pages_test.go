@@ -1,6 +1,7 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -308,5 +309,61 @@ func TestPagesParallelStreams(t *testing.T) {
 			t.Fatal(res.err)
 		}
 		want.equal(t, res.rounds[0])
+	}
+}
+
+// With SetDepth(2) a batch stays valid, contents intact, while the next
+// one is received, and goes stale at the one after.
+func TestPagesDepth(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Compress = false
+	dialed, accepted, _ := connPair(t, cfg)
+	ctx := testCtx(t, 30*time.Second)
+	s, err := dialed.OpenPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, err := accepted.AcceptPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc.SetDepth(2)
+	r := rand.New(rand.NewPCG(10, 10))
+	want := [][]byte{randomPages(r, 1), randomPages(r, 1), randomPages(r, 1)}
+	go func() {
+		for i, p := range want {
+			s.AddData(uint64(i+1)<<20, p)
+			s.EndRound(uint32(i + 1)) // one batch per round
+		}
+		s.Close()
+	}()
+	var data []Batch
+	for len(data) < 3 {
+		b, err := rc.Next(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !b.IsRoundEnd {
+			data = append(data, b)
+		}
+		if len(data) == 2 && !b.IsRoundEnd {
+			check := func(b Batch, want []byte) {
+				t.Helper()
+				err := b.Each(func(_ uint64, d []byte, _ bool, _ uint64) error {
+					if !bytes.Equal(d, want) {
+						t.Error("batch contents changed while the next was received")
+					}
+					return nil
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			check(data[0], want[0])
+			check(data[1], want[1])
+		}
+	}
+	if err := data[0].Each(func(uint64, []byte, bool, uint64) error { return nil }); !errors.Is(err, ErrStaleBatch) {
+		t.Fatalf("batch two Nexts old: %v, want ErrStaleBatch", err)
 	}
 }

@@ -15,21 +15,44 @@ import (
 type PageReceiver struct {
 	s       *quic.Stream
 	hdr     [batchHeaderLen]byte
-	body    []byte // reused; at most MaxBatchLimit plus metadata
-	dec     decoded
+	slots   []slot // batch n uses slots[n % len]: the last len batches stay valid
 	round   uint32 // round in progress: last round ended + 1
 	batches uint64
 	pages   uint64
-	gen     uint64 // incremented by Next; makes old Batches stale
+	gen     uint64 // generation of the last data batch; makes old Batches stale
+	valid   uint64 // batches of generations below are stale (failure, Close)
 	err     error  // sticky: io.EOF after the end, or the failure
 }
 
+// slot holds one received batch.
+type slot struct {
+	body []byte // reused; at most MaxBatchLimit plus metadata
+	dec  decoded
+}
+
 func newPageReceiver(s *quic.Stream) *PageReceiver {
-	return &PageReceiver{s: s}
+	return &PageReceiver{s: s, slots: make([]slot, 1)}
+}
+
+// SetDepth keeps the data of the last n batches valid (default 1: only
+// the last), so that a consumer may write one batch while the next is
+// being received. Call it before the first Next.
+func (r *PageReceiver) SetDepth(n int) {
+	if n >= 1 && r.gen == 0 {
+		r.slots = make([]slot, n)
+	}
+}
+
+func (r *PageReceiver) slot(gen uint64) *slot { return &r.slots[gen%uint64(len(r.slots))] }
+
+// live reports whether the batch of generation gen is still valid.
+func (r *PageReceiver) live(gen uint64) bool {
+	return gen >= r.valid && r.gen-gen < uint64(len(r.slots))
 }
 
 // Batch is one received batch: pages of a round, or the end marker of a
-// round. Its page data is valid until the next call to Next.
+// round. Its page data is valid until the next data batch is received
+// (or the next depth data batches, see SetDepth).
 type Batch struct {
 	Round      uint32
 	IsRoundEnd bool
@@ -40,10 +63,10 @@ type Batch struct {
 
 // Pages returns the number of pages the batch describes (0 for markers).
 func (b Batch) Pages() uint64 {
-	if b.r == nil || b.gen != b.r.gen {
+	if b.r == nil || !b.r.live(b.gen) {
 		return 0
 	}
-	return b.r.dec.npages
+	return b.r.slot(b.gen).dec.npages
 }
 
 // Each calls fn for every run of pages, in order: zero runs have
@@ -54,10 +77,10 @@ func (b Batch) Each(fn func(addr uint64, data []byte, zero bool, npages uint64) 
 	if b.r == nil {
 		return nil
 	}
-	if b.gen != b.r.gen {
+	if !b.r.live(b.gen) {
 		return ErrStaleBatch
 	}
-	return b.r.dec.each(fn)
+	return b.r.slot(b.gen).dec.each(fn)
 }
 
 // Next returns the next batch, and io.EOF once the sender closed the
@@ -68,7 +91,6 @@ func (r *PageReceiver) Next(ctx context.Context) (Batch, error) {
 	if r.err != nil {
 		return Batch{}, r.err
 	}
-	r.gen++
 	n, err := readFull(ctx, r.s, r.hdr[:])
 	if err != nil {
 		if n == 0 && ctx.Err() != nil {
@@ -90,11 +112,12 @@ func (r *PageReceiver) Next(ctx context.Context) (Batch, error) {
 		r.round = h.round + 1
 		return Batch{Round: h.round, IsRoundEnd: true}, nil
 	}
+	r.gen++ // a data batch takes the next slot
 	if err := r.readBody(ctx, &h); err != nil {
 		return Batch{}, r.fail(err)
 	}
 	r.batches++
-	r.pages += r.dec.npages
+	r.pages += r.slot(r.gen).dec.npages
 	return Batch{Round: h.round, r: r, gen: r.gen}, nil
 }
 
@@ -123,15 +146,16 @@ func kindName(kind byte) string {
 
 // readBody reads and decodes the rest of a data batch.
 func (r *PageReceiver) readBody(ctx context.Context, h *batchHeader) error {
+	sl := r.slot(r.gen)
 	n := h.bodyLen()
-	if cap(r.body) < n {
-		r.body = make([]byte, n)
+	if cap(sl.body) < n {
+		sl.body = make([]byte, n)
 	}
-	body := r.body[:n]
+	body := sl.body[:n]
 	if _, err := readFull(ctx, r.s, body); err != nil {
 		return streamErr("page receiver", err)
 	}
-	if err := r.dec.decode(h, body); err != nil {
+	if err := sl.dec.decode(h, body); err != nil {
 		return fmt.Errorf("page receiver: %w", err)
 	}
 	return nil
@@ -162,6 +186,7 @@ func (r *PageReceiver) finish(ctx context.Context) error {
 func (r *PageReceiver) fail(err error) error {
 	r.err = err
 	r.gen++
+	r.valid = r.gen + 1
 	r.s.CancelRead(codeProtocol)
 	r.s.CancelWrite(codeProtocol)
 	return err
@@ -173,6 +198,7 @@ func (r *PageReceiver) Close() error {
 	if r.err == nil {
 		r.err = ErrClosed
 		r.gen++
+		r.valid = r.gen + 1
 		r.s.CancelRead(codeCanceled)
 		r.s.CancelWrite(codeCanceled)
 	}
