@@ -245,7 +245,7 @@ func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process
 	if err != nil {
 		return nil, nil, err
 	}
-	err = collectInjected(p, t, s)
+	err = f.tr.Do(func() error { return collectInjected(p, t, s) }) // one thread handoff for all calls
 	if uerr := s.unmap(); err == nil {
 		err = uerr
 	}

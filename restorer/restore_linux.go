@@ -195,8 +195,12 @@ func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result,
 			return err
 		}},
 	}
-	steps = append(steps, t.finishSteps(p, filled, &res)...)
-	err := t.timeSteps(steps, &res)
+	if err := t.timeSteps(steps, &res); err != nil {
+		return res, err
+	}
+	// The rest in one handoff to the tracer thread for the hundred-odd
+	// injected calls (the memory step runs writers on other goroutines).
+	err := t.tr.Do(func() error { return t.timeSteps(t.finishSteps(p, filled, &res), &res) })
 	return res, err
 }
 

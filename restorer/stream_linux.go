@@ -88,14 +88,15 @@ func BeginStream(ctx context.Context, layout *image.Checkpoint) (*Stream, error)
 		s.tr.Close()
 		return nil, err
 	}
-	err = s.t.tr.Do(func() error { return linux.PtraceSetOptions(s.t.pid, unix.PTRACE_O_EXITKILL) })
-	if err == nil {
-		err = s.t.prepareLayout(p.MM.VMAs)()
-	}
-	if err == nil {
-		s.vmas = nil
-		err = s.apply(p.MM.VMAs, nil, true, p.Creds)
-	}
+	err = s.tr.Do(func() error {
+		if err := linux.PtraceSetOptions(s.t.pid, unix.PTRACE_O_EXITKILL); err != nil {
+			return err
+		}
+		if err := s.t.prepareLayout(p.MM.VMAs)(); err != nil {
+			return err
+		}
+		return s.apply(p.MM.VMAs, nil, true, p.Creds)
+	})
 	if err != nil {
 		s.Abort()
 		return nil, fmt.Errorf("restore pid %d: %w", p.PID, err)
@@ -143,7 +144,7 @@ func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
 	if int(p.PID) != s.t.pid {
 		return fmt.Errorf("layout of pid %d for pid %d", p.PID, s.t.pid)
 	}
-	if err := s.apply(p.MM.VMAs, fresh, false, p.Creds); err != nil {
+	if err := s.tr.Do(func() error { return s.apply(p.MM.VMAs, fresh, false, p.Creds) }); err != nil {
 		return fmt.Errorf("round %d layout: %w", s.round+1, err)
 	}
 	s.round++
@@ -423,7 +424,8 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 		}})
 	}
 	steps = append(steps, s.t.finishSteps(p, s.opened, &res)...)
-	if err := s.t.timeSteps(steps, &res); err != nil {
+	// One handoff to the tracer thread for the hundred-odd injected calls.
+	if err := s.tr.Do(func() error { return s.t.timeSteps(steps, &res) }); err != nil {
 		return nil, err
 	}
 	return &Restored{Result: res, t: s.t, tr: s.tr}, nil

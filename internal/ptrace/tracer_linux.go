@@ -6,7 +6,10 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // ErrClosed is returned by Do after Close.
@@ -30,6 +33,7 @@ const (
 // Tracer owns the OS thread that issues every ptrace and wait4 call for its
 // tracees. It is safe for concurrent use; calls are served one at a time.
 type Tracer struct {
+	tid       atomic.Int32 // the tracer thread's TID, once it runs
 	reqs      chan request
 	quit      chan struct{} // closed by Close
 	done      chan struct{} // closed when the tracer thread has exited
@@ -63,6 +67,7 @@ func NewTracer() *Tracer {
 // relationship it holds.
 func (t *Tracer) loop() {
 	runtime.LockOSThread()
+	t.tid.Store(int32(unix.Gettid()))
 	defer close(t.done)
 	for {
 		r, ok := t.next()
@@ -104,10 +109,14 @@ func run(fn func() error) (res result) {
 }
 
 // Do runs fn on the tracer thread and returns its error. A panic in fn is
-// re-raised in the caller's goroutine. fn must not call Do or any method of
-// the same Tracer (that would deadlock); inside fn use the functions
-// documented as running on the tracer thread and package internal/linux.
+// re-raised in the caller's goroutine. Called from fn (on the tracer
+// thread), Do runs its argument directly: a caller with many calls to make
+// (injected system calls, each a Do) wraps them in one Do and saves a
+// thread handoff per call, which costs 1-130 µs depending on the load.
 func (t *Tracer) Do(fn func() error) error {
+	if tid := t.tid.Load(); tid != 0 && int32(unix.Gettid()) == tid {
+		return fn() // nested: already on the tracer thread, whose goroutine is locked to it
+	}
 	r := request{fn: fn, res: make(chan result, 1)}
 	select {
 	case t.reqs <- r:
