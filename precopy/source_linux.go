@@ -343,27 +343,19 @@ func (m *migration) final(ctx context.Context) error {
 	}
 	m.pending = append(m.pending, spans...)
 	mark("dirty scan")
-	round := uint32(m.rep.Rounds + 1)
-	if err := m.sendLayout(ctx, round, true); err != nil {
-		return err
-	}
-	mark("layout")
-	if _, err := m.copyRound(round); err != nil {
-		return err
-	}
-	mark("copy")
-	if err := m.pages.Close(); err != nil {
-		return fmt.Errorf("final pages: %w", err)
-	}
-	mark("last pages")
-	c, err := m.s.Collect(ctx)
+	// The rest of the state is read (on the tracer thread) while the last
+	// pages go out (process_vm_readv on other goroutines).
+	state := make(chan stateResult, 1)
+	go func() { state <- m.finalState(ctx) }()
+	err = m.sendLast(ctx, mark)
+	st := <-state
 	if err != nil {
 		return err
 	}
-	b, err := image.Marshal(c)
-	if err != nil {
-		return err
+	if st.err != nil {
+		return st.err
 	}
+	b := st.image
 	mark("state")
 	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "restore", PagesSent: m.rep.PagesSent})
 	if err := m.ctl.Send(ctx, MsgFinal, b); err != nil {
@@ -394,6 +386,38 @@ func (m *migration) final(ctx context.Context) error {
 	}
 	_ = m.ctl.Send(ctx, MsgDone, encode(m.rep))
 	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "done", PagesSent: m.rep.PagesSent})
+	return nil
+}
+
+type stateResult struct {
+	image []byte
+	err   error
+}
+
+// finalState reads and encodes the frozen process's state but its pages.
+func (m *migration) finalState(ctx context.Context) stateResult {
+	c, err := m.s.Collect(ctx)
+	if err != nil {
+		return stateResult{err: err}
+	}
+	b, err := image.Marshal(c)
+	return stateResult{image: b, err: err}
+}
+
+// sendLast sends the frozen round and waits until the destination has
+// every page.
+func (m *migration) sendLast(ctx context.Context, mark func(string)) error {
+	round := uint32(m.rep.Rounds + 1)
+	if err := m.sendLayout(ctx, round, true); err != nil {
+		return err
+	}
+	if _, err := m.copyRound(round); err != nil {
+		return err
+	}
+	if err := m.pages.Close(); err != nil {
+		return fmt.Errorf("final pages: %w", err)
+	}
+	mark("last pages")
 	return nil
 }
 

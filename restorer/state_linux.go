@@ -6,6 +6,7 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -48,25 +49,32 @@ func (t *task) restoreState(p *image.Process, th *image.Thread, exe uint64) erro
 	})
 }
 
+// setRlimits sets the limits with prlimit from here, not injected: the
+// restorer (root, checked by checkRlimits) may set them as the task could.
 func (t *task) setRlimits(lims []image.Rlimit) error {
 	for res, l := range lims {
-		addr, err := t.putWords(l.Cur, l.Max)
-		if err != nil {
-			return err
-		}
-		_, err = t.call(unix.SYS_PRLIMIT64, 0, uint64(res), addr, 0)
-		t.reset()
-		if err != nil {
-			return fmt.Errorf("resource %d (cur %d max %d): %w", res, l.Cur, l.Max, err)
+		lim := unix.Rlimit{Cur: l.Cur, Max: l.Max}
+		if err := unix.Prlimit(t.pid, res, &lim, nil); err != nil {
+			return fmt.Errorf("prlimit pid %d resource %d (cur %d max %d): %w", t.pid, res, l.Cur, l.Max, err)
 		}
 	}
 	return nil
 }
 
+// setSigactions installs the signal handlers. A fresh task has every
+// signal at its default but those ignored across the exec of the stub:
+// default actions need no call there.
 func (t *task) setSigactions(acts []image.SigAction) error {
+	st, err := procfs.Status(t.pid)
+	if err != nil {
+		return err
+	}
 	for i, a := range acts {
 		sig := i + 1
 		if sig == int(unix.SIGKILL) || sig == int(unix.SIGSTOP) {
+			continue
+		}
+		if a == (image.SigAction{}) && st.SigIgn&(1<<(sig-1)) == 0 && st.SigCgt&(1<<(sig-1)) == 0 {
 			continue
 		}
 		addr, err := t.putWords(a.Handler, a.Flags, a.Restorer, a.Mask)
