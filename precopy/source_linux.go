@@ -321,10 +321,10 @@ func (m *migration) sendLayout(ctx context.Context, round uint32, final bool) er
 // final freezes the process, sends the last pages and its state, and
 // hands over: the source is killed only once the destination runs it.
 func (m *migration) final(ctx context.Context) error {
+	m.frozen = time.Now() // the process may stop any moment from now
 	if err := m.s.Interrupt(); err != nil {
 		return err
 	}
-	m.frozen = time.Now()
 	last := m.frozen
 	mark := func(what string) {
 		now := time.Now()
