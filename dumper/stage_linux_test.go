@@ -1,0 +1,103 @@
+package dumper
+
+import (
+	"context"
+	"errors"
+	"regexp"
+	"strconv"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/workload"
+)
+
+// discardSink counts what it gets, like a sender that costs nothing.
+type discardSink struct{ data, zero uint64 }
+
+func (s *discardSink) AddData(addr uint64, data []byte) error {
+	s.data += uint64(len(data)) / pageSize
+	return nil
+}
+
+func (s *discardSink) AddZero(addr uint64, npages uint64) error {
+	s.zero += npages
+	return nil
+}
+
+// BenchmarkStageMemReaderCopy measures the dumper's read stage as pre-copy
+// runs it: MemReader.Copy of a running process's 1 GiB region of present
+// mixed pages (the bigmem workload: half random, a quarter zero, a quarter
+// text) into a sink that drops them. It is process_vm_readv in 4 MiB
+// chunks (BenchmarkStageReadv in internal/linux) and zero detection
+// (BenchmarkStageZeroDetect in transport) on one goroutine, handing chunks
+// to the caller's goroutine. One op copies the whole GiB. cpu-s/GiB is the
+// CPU time of this process per GiB (both goroutines).
+func BenchmarkStageMemReaderCopy(b *testing.B) {
+	p, err := workload.Start(context.Background(), "bigmem", "1024", "mixed")
+	if errors.Is(err, workload.ErrNoCompiler) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill()
+	m := regexp.MustCompile(`region=(0x[0-9a-f]+)`).FindStringSubmatch(p.Output())
+	if m == nil {
+		b.Fatalf("no region in the workload's output: %q", p.Output())
+	}
+	start, err := strconv.ParseUint(m[1], 0, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	const size = 1 << 30
+	r, err := NewMemReader(p.PID)
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Close()
+	spans, err := r.Present([]image.VMA{{Start: start, End: start + size, Prot: image.ProtRead | image.ProtWrite,
+		Flags: image.MapPrivate | image.MapAnonymous, Kind: image.VMAAnon}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var sink discardSink
+	if err := r.Copy(spans, &sink); err != nil {
+		if errors.Is(err, syscall.EPERM) {
+			b.Skipf("reading pid %d: %v", p.PID, err)
+		}
+		b.Fatal(err)
+	}
+	if got := sink.data + sink.zero; got != size/pageSize {
+		b.Fatalf("copied %d pages of the region, want %d (spans %v)", got, size/pageSize, spans)
+	}
+	b.SetBytes(size)
+	b.ReportAllocs()
+	sink = discardSink{}
+	cpu := cpuTime(b)
+	for b.Loop() {
+		if err := r.Copy(spans, &sink); err != nil {
+			b.Fatal(err)
+		}
+	}
+	reportCPU(b, cpuTime(b)-cpu, int64(b.N)*size)
+	b.ReportMetric(float64(sink.zero)/float64(sink.data+sink.zero), "zero/page")
+}
+
+// cpuTime is the CPU time, user and system, this process used so far.
+func cpuTime(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// reportCPU reports CPU seconds per GiB moved, which is also the number of
+// cores the stage needs to sustain 1 GiB/s.
+func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
+	if bytes > 0 {
+		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
+	}
+}
