@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
+	"unsafe"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
@@ -110,7 +112,8 @@ func (s *pageSaver) plan(maps []mapping) ([]span, error) {
 
 // wanted says whether a page holds state of its own: any page of shared
 // anonymous memory; a present or swapped page of private memory that is not
-// the file's own page.
+// the file's own page nor the shared zero page (anonymous memory only read,
+// or write-protected unpopulated by dirty tracking, maps it).
 func (s *pageSaver) wanted(m mapping, e procfs.PagemapEntry) bool {
 	switch m.content {
 	case contentAllShared:
@@ -119,10 +122,36 @@ func (s *pageSaver) wanted(m mapping, e procfs.PagemapEntry) bool {
 		if !e.Present() && !e.Swapped() {
 			return false
 		}
-		return m.vma.Kind != image.VMAFile || !e.FileOrSharedAnon()
+		if m.vma.Kind != image.VMAFile {
+			z := zeroPFN()
+			return z == 0 || !e.Present() || e.PFN() != z
+		}
+		return !e.FileOrSharedAnon()
 	}
 	return false
 }
+
+// zeroPFN is the page frame of the kernel's shared zero page, as our own
+// pagemap shows it after reading a fresh anonymous page; 0 when unknown
+// (pagemap hides frame numbers from callers without CAP_SYS_ADMIN).
+var zeroPFN = sync.OnceValue(func() uint64 {
+	b, err := unix.Mmap(-1, 0, pageSize, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return 0
+	}
+	defer unix.Munmap(b)
+	_ = b[0] // a read fault maps the zero page
+	pm, err := procfs.OpenPagemap(os.Getpid())
+	if err != nil {
+		return 0
+	}
+	defer pm.Close()
+	e := make([]procfs.PagemapEntry, 1)
+	if err := pm.ReadEntries(uint64(uintptr(unsafe.Pointer(&b[0]))), e); err != nil || !e[0].Present() {
+		return 0
+	}
+	return e[0].PFN()
+})
 
 // chunk is a piece of memory read from the process, with its zero pages
 // marked, on its way to the sink.

@@ -415,6 +415,7 @@ type sentRound struct {
 type recordingStream struct {
 	pid        int
 	onEndRound func(round int)
+	ended      func(round uint32) // the destination acknowledges the round
 	cur        sentRound
 	rounds     []sentRound
 	mem        map[uint64][]byte // nil: a zero page
@@ -466,6 +467,9 @@ func (s *recordingStream) EndRound(round uint32) error {
 	s.cur = sentRound{}
 	if s.onEndRound != nil {
 		s.onEndRound(int(round))
+	}
+	if s.ended != nil {
+		s.ended(round)
 	}
 	return nil
 }
@@ -520,26 +524,35 @@ func (s *recordingStream) checkMemory() error {
 // restores and runs the process.
 type fakeDestination struct {
 	stream  *recordingStream
-	replies chan uint16
+	replies chan reply
 	sent    []string
 }
 
+type reply struct {
+	typ  uint16
+	body []byte
+}
+
 func newFakeDestination(s *recordingStream) *fakeDestination {
-	return &fakeDestination{stream: s, replies: make(chan uint16, 4)}
+	d := &fakeDestination{stream: s, replies: make(chan reply, 64)}
+	s.ended = func(round uint32) {
+		d.replies <- reply{MsgRoundDone, Encode(RoundDone{Round: round})}
+	}
+	return d
 }
 
 func (d *fakeDestination) Send(ctx context.Context, typ uint16, payload []byte) error {
 	d.sent = append(d.sent, strconv.Itoa(int(typ)))
 	switch typ {
 	case MsgHello:
-		d.replies <- MsgAccept
+		d.replies <- reply{typ: MsgAccept}
 	case MsgFinal:
 		if !d.stream.closed {
 			d.stream.memErr = errors.New("final state before the page stream was closed")
 		}
-		d.replies <- MsgReady
+		d.replies <- reply{MsgReady, Encode(Ready{RestoreMS: 1})}
 	case MsgGo:
-		d.replies <- MsgRunning
+		d.replies <- reply{typ: MsgRunning}
 	case MsgError:
 		d.sent[len(d.sent)-1] += ":" + string(payload)
 	}
@@ -548,21 +561,21 @@ func (d *fakeDestination) Send(ctx context.Context, typ uint16, payload []byte) 
 
 func (d *fakeDestination) Recv(ctx context.Context) (uint16, []byte, error) {
 	select {
-	case typ := <-d.replies:
-		if typ == MsgReady {
-			return typ, Encode(Ready{RestoreMS: 1}), nil
-		}
-		return typ, nil, nil
+	case r := <-d.replies:
+		return r.typ, r.body, nil
 	case <-ctx.Done():
 		return 0, nil, ctx.Err()
 	}
 }
 
+// types lists the control messages sent but the layouts (one per round).
 func (d *fakeDestination) types() []uint16 {
 	var out []uint16
 	for _, s := range d.sent {
 		n, _ := strconv.Atoi(strings.SplitN(s, ":", 2)[0])
-		out = append(out, uint16(n))
+		if uint16(n) != MsgLayout {
+			out = append(out, uint16(n))
+		}
 	}
 	return out
 }
