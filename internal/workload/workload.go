@@ -2,9 +2,11 @@
 // checkpoint/restore and live-migration tests use as tracees.
 //
 // In a nutshell, it works as follows. Each workload (c/<name>.c plus the
-// shared c/common.h) sets up one kind of process state (registers, LDT,
+// shared c/common.h, and c/fill.h or c/beat.h for page contents and
+// heartbeat files) sets up one kind of process state (registers, LDT,
 // credentials, mm facts, signals, misc per-process attributes, file
-// descriptors, memory, a heartbeat file), records it, prints
+// descriptors, memory, a heartbeat file; benchload, the benchmark's
+// workload, a heartbeat while it dirties memory), records it, prints
 // "READY pid=<pid> ..." and waits, mostly blocked in a system call (pause,
 // sigsuspend, nanosleep, read on a pipe; regs busy-waits so that its values
 // stay in registers). A test may then checkpoint it, kill it and restore it
@@ -69,7 +71,8 @@ func known(name string) bool {
 
 // DefaultArgs returns the arguments the package's own tests start a
 // workload with. dir is a scratch directory the workload may write to (its
-// files, its cwd); the counter writes dir/counter.log every 20 ms.
+// files, its cwd); the counter writes dir/counter.log every 20 ms, benchload
+// dir/beats every millisecond while it dirties 16 MiB at 20 MiB/s.
 func DefaultArgs(name, dir string) []string {
 	switch name {
 	case "creds":
@@ -82,6 +85,8 @@ func DefaultArgs(name, dir string) []string {
 		return []string{dir}
 	case "counter":
 		return []string{filepath.Join(dir, "counter.log"), "20"}
+	case "benchload":
+		return []string{"16", "mixed", "20", "spread", filepath.Join(dir, "beats")}
 	}
 	return nil
 }

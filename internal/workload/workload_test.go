@@ -18,16 +18,17 @@ const verifyTimeout = 20 * time.Second
 // corruptions names, per workload, what its SIGUSR1 changes: the FAIL
 // reason must mention it.
 var corruptions = map[string]string{
-	"bigmem":  "region checksum",
-	"counter": "count",
-	"creds":   "ambient caps",
-	"fds":     "(ro) offset expected 100 got 200",
-	"ldt":     "ldt entry 0",
-	"memory":  "region rand16m checksum",
-	"misc":    "umask expected 0027 got 0077",
-	"mm":      "/proc/self/cmdline",
-	"regs":    "r13",
-	"signals": "sigaction 1 (HUP) flags",
+	"benchload": "region checksum",
+	"bigmem":    "region checksum",
+	"counter":   "count",
+	"creds":     "ambient caps",
+	"fds":       "(ro) offset expected 100 got 200",
+	"ldt":       "ldt entry 0",
+	"memory":    "region rand16m checksum",
+	"misc":      "umask expected 0027 got 0077",
+	"mm":        "/proc/self/cmdline",
+	"regs":      "r13",
+	"signals":   "sigaction 1 (HUP) flags",
 }
 
 // needsRoot lists the workloads that only run as root.
@@ -139,7 +140,7 @@ func TestStartSetupError(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"bigmem", "counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
+	want := []string{"benchload", "bigmem", "counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
