@@ -1,0 +1,73 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/migrate-dev/migrate/internal/workload"
+	"golang.org/x/sys/unix"
+)
+
+func TestMain(m *testing.M) {
+	if os.Geteuid() == 0 {
+		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+	}
+	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	code := m.Run()
+	reapOrphans()
+	os.Exit(code)
+}
+
+// TestBenchTinyPoint runs the harness end to end on one small point: a
+// 64 MiB idle process, once, without the QUIC limit or CRIU.
+func TestBenchTinyPoint(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (lab namespaces, ptrace)")
+	}
+	if testing.Short() {
+		t.Skip("end to end; -short")
+	}
+	if _, err := workload.Build("benchload"); errors.Is(err, workload.ErrNoCompiler) {
+		t.Skip(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	opt := Options{
+		Points:  []Point{{SizeMiB: 64, RateMiBs: 0, Content: "mixed", Pattern: "spread", Streams: 1, Compress: "lz4"}},
+		Repeat:  1,
+		LabName: "t-bench",
+		CRIU:    "-",
+		Settle:  100 * time.Millisecond,
+		Log:     t.Logf,
+	}
+	res, err := Bench(ctx, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Points) != 1 || len(res.Points[0].Runs) != 1 {
+		t.Fatalf("results: %+v", res.Points)
+	}
+	r := res.Points[0].Runs[0]
+	if !r.OK {
+		t.Fatalf("run failed: %s", r.Error)
+	}
+	if r.FrozenMS <= 0 || r.GapMS <= 0 || r.TotalMS < r.FrozenMS || r.Beats == 0 || r.Rounds < 1 {
+		t.Errorf("implausible times: %+v", r)
+	}
+	if r.MovedMiB < 64 || r.WireBytes == 0 || r.Ratio <= 1 {
+		t.Errorf("implausible amounts (64 MiB of mixed content): %+v", r)
+	}
+	if r.SrcCPUS+r.DstCPUS <= 0 || r.SrcPeakRSSMiB <= 0 || r.DstPeakRSSMiB <= 0 {
+		t.Errorf("daemon counters not read: %+v", r)
+	}
+	if err := writeResults(t.TempDir(), res); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,90 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/migrate-dev/migrate/lab"
+)
+
+// Limit is the bare QUIC transfer between the lab hosts.
+type Limit struct {
+	MiB           int          `json:"mib"` // per run
+	Runs          []quicResult `json:"runs"`
+	GiBps         Stat         `json:"gib_s"`
+	SrcCPUPerGiB  Stat         `json:"src_cpu_s_per_gib"`
+	SinkCPUPerGiB Stat         `json:"sink_cpu_s_per_gib"`
+	Error         string       `json:"error,omitempty"`
+}
+
+func (h *harness) measureLimit(ctx context.Context) *Limit {
+	l := &Limit{MiB: h.opt.LimitMiB}
+	h.opt.Log("== physical limit: bare quic-go h1 -> h2, one stream of 1 MiB writes, %d x %d MiB", h.opt.LimitRuns, l.MiB)
+	idDir := filepath.Join(h.tmp, "quic-id")
+	err := writeIdentities(idDir, map[string]net.IP{"h1": h.h1.Addr.AsSlice(), "h2": h.h2.Addr.AsSlice()})
+	for i := 0; err == nil && i < h.opt.LimitRuns; i++ {
+		var r quicResult
+		if r, err = h.quicOnce(ctx, idDir, l.MiB); err == nil {
+			l.Runs = append(l.Runs, r)
+		}
+	}
+	if err != nil {
+		l.Error = err.Error()
+		h.opt.Log("   bare QUIC failed: %v (figures will not be shown as a fraction of it)", err)
+	}
+	var rates, src, sink []float64
+	for _, r := range l.Runs {
+		g := float64(r.Bytes) / gib
+		rates, src, sink = append(rates, r.gibps()), append(src, r.CPUS/g), append(sink, r.SinkCPU/g)
+	}
+	l.GiBps, l.SrcCPUPerGiB, l.SinkCPUPerGiB = summarize(rates), summarize(src), summarize(sink)
+	if len(l.Runs) > 0 {
+		h.opt.Log("   %.3f GiB/s [%.3f-%.3f], cpu s/GiB: source %.2f, sink %.2f",
+			l.GiBps.Median, l.GiBps.Min, l.GiBps.Max, l.SrcCPUPerGiB.Median, l.SinkCPUPerGiB.Median)
+	}
+	return l
+}
+
+// quicOnce runs quic-sink in h2 and quic-source in h1.
+func (h *harness) quicOnce(ctx context.Context, idDir string, mib int) (quicResult, error) {
+	var r quicResult
+	dir, err := h.scratch("quic")
+	if err != nil {
+		return r, err
+	}
+	addr := net.JoinHostPort(h.h2.Addr.String(), strconv.Itoa(quicPort))
+	sink := []string{h.self, "quic-sink", "--id", filepath.Join(idDir, "h2"), "--listen", addr}
+	pid, err := start(ctx, h.h2, dir, sink, "LISTENING", 10*time.Second)
+	if pid > 0 {
+		defer stopIn(h.h2, pid)
+	}
+	if err != nil {
+		return r, err
+	}
+	out := filepath.Join(dir, "source")
+	f, err := os.Create(out)
+	if err != nil {
+		return r, err
+	}
+	defer f.Close()
+	source := []string{h.self, "quic-source", "--id", filepath.Join(idDir, "h1"), "--addr", addr, "--peer", "h2", "--mib", strconv.Itoa(mib)}
+	res, err := h.h1.Exec(ctx, source, lab.ExecOptions{Stdout: f, Stderr: f, Dir: dir})
+	b, _ := os.ReadFile(out)
+	if err == nil && res.ExitCode != 0 {
+		err = fmt.Errorf("quic-source: exit status %d: %s", res.ExitCode, bytes.TrimSpace(b))
+	}
+	if err != nil {
+		return r, err
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, fmt.Errorf("quic-source output %q: %w", b, err)
+	}
+	return r, nil
+}

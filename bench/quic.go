@@ -1,0 +1,208 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/migrate-dev/migrate/internal/cli"
+	"github.com/migrate-dev/migrate/transport"
+	"github.com/quic-go/quic-go"
+	"golang.org/x/sys/unix"
+)
+
+// The physical limit: a bare quic-go transfer between the two lab hosts,
+// one stream of 1 MiB writes, with the TLS and QUIC settings of
+// transport (its tlsConfig/quicConfig are private, so they are mirrored
+// here: keep them in step). The harness runs `bench quic-sink` in h2 and
+// `bench quic-source` in h1, each a process of its own.
+
+const (
+	quicALPN  = transport.ALPN
+	quicChunk = 1 << 20
+	quicPort  = 7950
+)
+
+// quicResult is what quic-source prints as one JSON line.
+type quicResult struct {
+	Bytes   int64   `json:"bytes"`
+	Seconds float64 `json:"seconds"`
+	CPUS    float64 `json:"cpu_s"`      // the source's CPU time
+	SinkCPU float64 `json:"sink_cpu_s"` // the sink's, from its ack
+	GSO     bool    `json:"gso"`
+}
+
+func (r quicResult) gibps() float64 { return float64(r.Bytes) / (1 << 30) / r.Seconds }
+
+func quicConf(c transport.Config) *quic.Config {
+	return &quic.Config{
+		HandshakeIdleTimeout:           c.HandshakeTimeout,
+		MaxIdleTimeout:                 c.IdleTimeout,
+		KeepAlivePeriod:                c.IdleTimeout / 3,
+		InitialStreamReceiveWindow:     4 << 20,
+		MaxStreamReceiveWindow:         32 << 20,
+		InitialConnectionReceiveWindow: 8 << 20,
+		MaxConnectionReceiveWindow:     64 << 20,
+	}
+}
+
+func serverTLS(id *transport.Identity) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{id.Certificate},
+		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: id.CAs, NextProtos: []string{quicALPN}}
+}
+
+func clientTLS(id *transport.Identity, peer string) *tls.Config {
+	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{id.Certificate},
+		RootCAs: id.CAs, ServerName: peer, NextProtos: []string{quicALPN}}
+}
+
+// writeIdentities makes a throwaway CA and an identity per host under dir
+// (dir/NAME), for the bare QUIC measurement.
+func writeIdentities(dir string, hosts map[string]net.IP) error {
+	caPEM, caKey, err := transport.NewCA("bench CA")
+	if err != nil {
+		return err
+	}
+	for name, ip := range hosts {
+		cert, key, err := transport.IssueNode(caPEM, caKey, name, []net.IP{ip})
+		if err != nil {
+			return err
+		}
+		if err := transport.WriteIdentity(filepath.Join(dir, name), caPEM, cert, key); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func cpuSeconds() float64 {
+	var ru unix.Rusage
+	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+}
+
+// runQUICSink: quic-sink --id DIR --listen ADDR. Prints LISTENING, takes
+// one connection and one stream, discards it, and acknowledges the byte
+// count and its CPU time.
+func runQUICSink(args []string) error {
+	fs := cli.NewFlagSet("bench quic-sink", "--id DIR --listen ADDR", "")
+	idDir := fs.String("id", "", "identity directory")
+	addr := fs.String("listen", "", "UDP address to listen on")
+	timeout := fs.Duration("timeout", 2*time.Minute, "give up after")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	id, err := transport.LoadIdentity(*idDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	ln, err := quic.ListenAddr(*addr, serverTLS(id), quicConf(transport.DefaultConfig()))
+	if err != nil {
+		return err
+	}
+	defer ln.Close()
+	fmt.Println("LISTENING")
+	qc, err := ln.Accept(ctx)
+	if err != nil {
+		return err
+	}
+	s, err := qc.AcceptStream(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := io.CopyBuffer(io.Discard, s, make([]byte, quicChunk))
+	if err != nil {
+		return err
+	}
+	ack := binary.LittleEndian.AppendUint64(nil, uint64(n))
+	ack = binary.LittleEndian.AppendUint64(ack, uint64(cpuSeconds()*1e9))
+	if _, err := s.Write(ack); err != nil {
+		return err
+	}
+	s.Close()
+	select { // the source closes the connection once it has the ack
+	case <-qc.Context().Done():
+	case <-ctx.Done():
+	}
+	fmt.Printf("RECEIVED %d\n", n)
+	return nil
+}
+
+// runQUICSource: quic-source --id DIR --addr ADDR --peer NAME --mib N.
+// Sends N MiB of random bytes in 1 MiB writes and prints a quicResult.
+func runQUICSource(args []string) error {
+	fs := cli.NewFlagSet("bench quic-source", "--id DIR --addr ADDR --peer NAME --mib N", "")
+	idDir := fs.String("id", "", "identity directory")
+	addr := fs.String("addr", "", "the sink's UDP address")
+	peer := fs.String("peer", "", "the sink's node name")
+	mib := fs.Int("mib", 1024, "MiB to send")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	id, err := transport.LoadIdentity(*idDir)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	qc, err := quic.DialAddr(ctx, *addr, clientTLS(id, *peer), quicConf(transport.DefaultConfig()))
+	if err != nil {
+		return err
+	}
+	defer qc.CloseWithError(0, "")
+	r, err := sendAll(ctx, qc, *mib)
+	if err != nil {
+		return err
+	}
+	return json.NewEncoder(os.Stdout).Encode(r)
+}
+
+func sendAll(ctx context.Context, qc *quic.Conn, mib int) (quicResult, error) {
+	buf := make([]byte, quicChunk)
+	rand.Read(buf)
+	cpu0, start := cpuSeconds(), time.Now()
+	s, err := qc.OpenStreamSync(ctx)
+	if err != nil {
+		return quicResult{}, err
+	}
+	for range mib {
+		if _, err := s.Write(buf); err != nil {
+			return quicResult{}, err
+		}
+	}
+	s.Close()
+	ack := make([]byte, 16)
+	if _, err := io.ReadFull(s, ack); err != nil {
+		return quicResult{}, fmt.Errorf("no ack from the sink: %w", err)
+	}
+	r := quicResult{
+		Bytes:   int64(binary.LittleEndian.Uint64(ack)),
+		Seconds: time.Since(start).Seconds(),
+		CPUS:    cpuSeconds() - cpu0,
+		SinkCPU: float64(binary.LittleEndian.Uint64(ack[8:])) / 1e9,
+		GSO:     qc.ConnectionState().GSO,
+	}
+	if r.Bytes != int64(mib)*quicChunk {
+		return r, errors.New("the sink received " + fmt.Sprint(r.Bytes) + " bytes, not all")
+	}
+	return r, nil
+}
+
+// hidden subcommands of the bench binary, run inside lab hosts.
+var subcommands = map[string]func([]string) error{
+	"quic-sink":   runQUICSink,
+	"quic-source": runQUICSource,
+}
