@@ -48,6 +48,7 @@ func Bench(ctx context.Context, opt Options) (*Results, error) {
 		res.Limit = h.measureLimit(ctx)
 		h.limit = res.limitGiBps()
 	}
+	opt.Log("== each run: benchload in h1, pre-touch of its size in h1 and h2 (benchload --touch), settle %v, migrate to h2", opt.Settle)
 	for i, p := range opt.Points {
 		if ctx.Err() != nil {
 			break
