@@ -108,7 +108,8 @@ func (h *harness) criuSetup(ctx context.Context) *CRIUResults {
 		cr.Binary = p
 	}
 	if out, code, err := h.execOut(ctx, h.h1, cr.Binary, "--version"); err == nil && code == 0 {
-		cr.Version = strings.TrimSpace(strings.SplitN(out, "\n", 2)[0])
+		first := strings.SplitN(out, "\n", 2)[0] // "Version: 4.2"
+		cr.Version = strings.TrimSpace(strings.TrimPrefix(first, "Version:"))
 	}
 	out, code, err := h.execOut(ctx, h.h1, cr.Binary, "check")
 	switch {

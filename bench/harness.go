@@ -104,11 +104,7 @@ func (h *harness) setup(ctx context.Context) (func(), error) {
 	h.lab = l
 	h.h1, _ = l.Host("h1")
 	h.h2, _ = l.Host("h2")
-	if h.d1, err = findDaemon("h1", h.h1.InitPID(), h.h1.DaemonPID()); err != nil {
-		return cleanup, err
-	}
-	h.d2, err = findDaemon("h2", h.h2.InitPID(), h.h2.DaemonPID())
-	return cleanup, err
+	return cleanup, h.findDaemons()
 }
 
 // binaries returns migrate and migrated: from binDir when given, else

@@ -7,7 +7,8 @@
 // In a nutshell, it works as follows. It builds migrate and migrated,
 // brings up a two-host lab and measures the bare QUIC limit (this binary's
 // hidden quic-sink and quic-source subcommands, run in h2 and h1). Then,
-// for every point and repeat: it starts benchload in h1 (memory filled,
+// for every point and repeat: it restarts both daemons (each run's peak
+// RSS is its own), starts benchload in h1 (memory filled,
 // a heartbeat line every millisecond, pages dirtied at the point's rate),
 // pre-touches memory in both hosts, resets the daemons' peak RSS and reads
 // their CPU time, migrates the process to h2 through h1's daemon API,
@@ -47,6 +48,7 @@ type Options struct {
 	LimitRuns     int
 	CRIU          string // criu binary; "" looks on PATH, "-" skips CRIU
 	Settle        time.Duration
+	KeepDaemons   bool // do not restart the daemons before each run
 	Log           func(format string, args ...any)
 }
 
@@ -133,6 +135,7 @@ func parseFlags(args []string) (Options, bool, error) {
 	fs.IntVar(&opt.LimitRuns, "limit-runs", 3, "bare QUIC runs (median)")
 	fs.StringVar(&opt.CRIU, "criu", "", `criu binary for the side-by-side stop-and-copy (default: criu on PATH; "-" skips)`)
 	fs.DurationVar(&opt.Settle, "settle", 300*time.Millisecond, "time the workload runs in h1 before each migration")
+	fs.BoolVar(&opt.KeepDaemons, "keep-daemons", false, "do not restart both daemons before each run (peak RSS then includes memory kept from earlier runs)")
 	if err := cli.Parse(fs, args); err != nil {
 		return opt, false, err
 	}

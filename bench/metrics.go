@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"math"
+	"time"
 
 	"github.com/migrate-dev/migrate/api"
 )
@@ -26,6 +27,49 @@ func (h *harness) sample(reset bool) (daemonSample, error) {
 	s.srcRSS, s.srcPeak, errs[2] = h.d1.memory()
 	s.dstRSS, s.dstPeak, errs[3] = h.d2.memory()
 	return s, errors.Join(errs[:]...)
+}
+
+// rssPoller samples both daemons' VmRSS every few milliseconds. VmHWM
+// alone can miss the peak: the kernel raises it lazily (when memory is
+// unmapped, or when it is read), so memory the Go runtime hands back with
+// madvise before the harness reads VmHWM was seen to vanish from it (a
+// 22 MiB "peak" for a daemon that had just received 48 MiB of pages).
+type rssPoller struct {
+	stop     chan struct{}
+	done     chan struct{}
+	src, dst float64
+}
+
+const rssPollEvery = 5 * time.Millisecond
+
+func (h *harness) pollRSS() *rssPoller {
+	p := &rssPoller{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(p.done)
+		t := time.NewTicker(rssPollEvery)
+		defer t.Stop()
+		for {
+			if rss, _, err := h.d1.memory(); err == nil {
+				p.src = max(p.src, rss)
+			}
+			if rss, _, err := h.d2.memory(); err == nil {
+				p.dst = max(p.dst, rss)
+			}
+			select {
+			case <-p.stop:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return p
+}
+
+// finish stops the poller and raises the sample's peaks to what it saw.
+func (p *rssPoller) finish(s *daemonSample) {
+	close(p.stop)
+	<-p.done
+	s.srcPeak, s.dstPeak = max(s.srcPeak, p.src), max(s.dstPeak, p.dst)
 }
 
 // fill sets the run's figures from the tool's report, the heartbeat and

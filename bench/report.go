@@ -143,7 +143,7 @@ func num(v float64) string {
 // runsCSV has one row per run: the point, the outcome and every figure.
 func runsCSV(res *Results) [][]string {
 	extra := []string{"restore_ms", "beats", "count_errors", "pages_sent", "zero_pages", "wire_bytes",
-		"pretouch_ms", "src_cpu_s", "dst_cpu_s", "src_rss_before_mib", "dst_rss_before_mib", "tracker"}
+		"pretouch_ms", "daemon_restart_ms", "src_cpu_s", "dst_cpu_s", "src_rss_before_mib", "dst_rss_before_mib", "tracker"}
 	head := append(append(append([]string{}, pointHead...), "rep", "ok", "error"), metricKeys()...)
 	rows := [][]string{append(head, extra...)}
 	for _, pr := range res.Points {
@@ -155,7 +155,7 @@ func runsCSV(res *Results) [][]string {
 			}
 			row = append(row, num(r.RestoreMS), strconv.Itoa(r.Beats), strconv.Itoa(r.CountErrors),
 				strconv.FormatUint(r.PagesSent, 10), strconv.FormatUint(r.ZeroPages, 10), strconv.FormatUint(r.WireBytes, 10),
-				num(r.PreTouchMS), num(r.SrcCPUS), num(r.DstCPUS), num(r.SrcRSSMiB), num(r.DstRSSMiB), r.Tracker)
+				num(r.PreTouchMS), num(r.RestartMS), num(r.SrcCPUS), num(r.DstCPUS), num(r.SrcRSSMiB), num(r.DstRSSMiB), r.Tracker)
 			rows = append(rows, row)
 		}
 	}

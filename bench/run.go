@@ -42,6 +42,7 @@ type Run struct {
 	ZeroPages   uint64  `json:"zero_pages"`
 	WireBytes   uint64  `json:"wire_bytes"`
 	PreTouchMS  float64 `json:"pretouch_ms"`
+	RestartMS   float64 `json:"daemon_restart_ms,omitempty"`
 
 	// Derived figures.
 	MovedMiB       float64 `json:"moved_mib"`        // (pages_sent+zero_pages) x 4 KiB
@@ -108,6 +109,13 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	if err != nil {
 		return r.fail(err)
 	}
+	if !h.opt.KeepDaemons {
+		t0 := time.Now()
+		if err := h.restartDaemons(ctx); err != nil {
+			return r.fail(err)
+		}
+		r.RestartMS = msSince(t0)
+	}
 	beats := filepath.Join(dir, "beats")
 	argv := []string{h.benchload, strconv.Itoa(p.SizeMiB), p.Content, strconv.Itoa(p.RateMiBs), p.Pattern, beats}
 	pid, err := start(ctx, h.h1, dir, argv, "READY", readyTimeout(p.SizeMiB))
@@ -125,10 +133,12 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	if err != nil {
 		return r.fail(err)
 	}
+	poll := h.pollRSS()
 	begin := time.Now()
 	rep, err := h.migrate(ctx, pid, p)
 	end := time.Now()
 	after, serr := h.sample(false)
+	poll.finish(&after)
 	if err != nil {
 		return r.fail(fmt.Errorf("migrate: %w", err))
 	}
