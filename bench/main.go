@@ -23,6 +23,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -48,7 +49,8 @@ type Options struct {
 	LimitRuns     int
 	CRIU          string // criu binary; "" looks on PATH, "-" skips CRIU
 	Settle        time.Duration
-	KeepDaemons   bool // do not restart the daemons before each run
+	KeepDaemons   bool   // do not restart the daemons before each run
+	Report        string // only print and rewrite the report of this results directory
 	Log           func(format string, args ...any)
 }
 
@@ -86,6 +88,9 @@ func run(ctx context.Context, args []string) error {
 	opt, list, err := parseFlags(args)
 	if err != nil {
 		return err
+	}
+	if opt.Report != "" {
+		return report(opt.Report)
 	}
 	if list {
 		for i, p := range opt.Points {
@@ -135,6 +140,7 @@ func parseFlags(args []string) (Options, bool, error) {
 	fs.IntVar(&opt.LimitRuns, "limit-runs", 3, "bare QUIC runs (median)")
 	fs.StringVar(&opt.CRIU, "criu", "", `criu binary for the side-by-side stop-and-copy (default: criu on PATH; "-" skips)`)
 	fs.DurationVar(&opt.Settle, "settle", 300*time.Millisecond, "time the workload runs in h1 before each migration")
+	fs.StringVar(&opt.Report, "report", "", "print the table of DIR/results.json and rewrite its CSV files and plots, run nothing")
 	fs.BoolVar(&opt.KeepDaemons, "keep-daemons", false, "do not restart both daemons before each run (peak RSS then includes memory kept from earlier runs)")
 	if err := cli.Parse(fs, args); err != nil {
 		return opt, false, err
@@ -181,6 +187,20 @@ func pick(v, def, quick int, isQuick bool) int {
 		return quick
 	}
 	return def
+}
+
+// report reprints and rewrites the results of an earlier run.
+func report(dir string) error {
+	b, err := os.ReadFile(filepath.Join(dir, "results.json"))
+	if err != nil {
+		return err
+	}
+	var res Results
+	if err := json.Unmarshal(b, &res); err != nil {
+		return fmt.Errorf("%s: %w", dir, err)
+	}
+	printTable(os.Stdout, &res)
+	return writeResults(dir, &res)
 }
 
 func reapOrphans() {

@@ -30,7 +30,7 @@ func charts(res *Results) []Chart {
 			"frozen_ms", func(p Point) float64 { return float64(p.SizeMiB) },
 			func(p Point) string { return fmt.Sprintf("dirty %d MiB/s", p.RateMiBs) },
 			func(p, b Point) bool { return sameBut(p, b, "size", "rate") }},
-		{Chart{File: "throughput-vs-streams.svg", Title: "Throughput vs streams", XLabel: "page streams", YLabel: "process memory moved (MiB/s, median)"},
+		{Chart{File: "throughput-vs-streams.svg", Title: "Throughput vs streams", XLabel: "page streams", YLabel: "process memory moved (MiB/s, median)", DataTicks: true},
 			"throughput_mib_s", func(p Point) float64 { return float64(p.Streams) },
 			func(p Point) string { return p.Compress },
 			func(p, b Point) bool { return sameBut(p, b, "streams", "compress") }},

@@ -220,6 +220,7 @@ func TestChartEdgeCases(t *testing.T) {
 	for _, c := range []Chart{
 		{Title: "one point", LogX: true, Series: []Series{{Name: "a", X: []float64{64}, Y: []float64{5}}}},
 		{Title: "flat zero", Series: []Series{{Name: "a", X: []float64{1, 2}, Y: []float64{0, 0}}}},
+		{Title: "data ticks, one x", DataTicks: true, Series: []Series{{Name: "a", X: []float64{4}, Y: []float64{3}}}},
 		{Title: "<escaped & \"quoted\">", Series: []Series{{Name: "a<b", X: []float64{0, 400}, Y: []float64{1e-3, 12345}}}},
 	} {
 		b := c.SVG()
@@ -250,5 +251,23 @@ func TestPickBase(t *testing.T) {
 	want := Point{64, 0, "text", "spread", 2, "none"} // rate 0 and spread are basePoint's; the rest most common
 	if got != want {
 		t.Fatalf("pickBase = %v, want %v", got, want)
+	}
+}
+
+// TestReport rewrites the report of an earlier run from its results.json.
+func TestReport(t *testing.T) {
+	dir := t.TempDir()
+	if err := writeResults(dir, fakeResults()); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(filepath.Join(dir, "runs.csv"))
+	if err := report(dir); err != nil {
+		t.Fatal(err)
+	}
+	if rows := readCSV(t, filepath.Join(dir, "runs.csv")); len(rows) != 1+4*2+2+1 {
+		t.Fatalf("rewritten runs.csv has %d rows", len(rows))
+	}
+	if err := report(t.TempDir()); err == nil {
+		t.Fatal("report of a directory without results.json succeeded")
 	}
 }

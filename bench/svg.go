@@ -13,6 +13,7 @@ import (
 type Chart struct {
 	File, Title, XLabel, YLabel string
 	LogX                        bool // log2 x axis, ticks at the data's x values
+	DataTicks                   bool // linear x axis, ticks at the data's x values
 	Series                      []Series
 }
 
@@ -83,6 +84,11 @@ func (c Chart) scales() (scale, scale) {
 			pad := max((x.hi-x.lo)*0.05, 0.25)
 			x.lo, x.hi = x.lo-pad, x.hi+pad
 		}
+	} else if c.DataTicks {
+		x.ticks = uniq(allX)
+		lo, hi := minMax(allX)
+		pad := max((hi-lo)*0.05, 0.5)
+		x.lo, x.hi = lo-pad, hi+pad
 	} else {
 		lo, hi := minMax(allX)
 		if lo == hi {
