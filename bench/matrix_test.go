@@ -14,16 +14,16 @@ func TestDefaultMatrix(t *testing.T) {
 		t.Fatalf("default matrix has duplicates: %d unique of %d", got, len(ps))
 	}
 	// sizes x rates (16) + contents x compress (8, one shared) + streams x
-	// compress (6, two shared).
-	if len(ps) != 16+7+4 {
-		t.Fatalf("default matrix has %d points, want 27", len(ps))
+	// compress (2, both shared).
+	if len(ps) != 16+7 {
+		t.Fatalf("default matrix has %d points, want 23", len(ps))
 	}
 	has := func(p Point) bool { return slices.Contains(ps, p) }
 	for _, p := range []Point{
 		{4096, 400, "mixed", "spread", 1, "lz4"},
 		{64, 0, "mixed", "spread", 1, "lz4"},
 		{256, 0, "text", "spread", 1, "none"},
-		{256, 0, "mixed", "spread", 4, "none"},
+		{256, 0, "mixed", "spread", 1, "none"},
 	} {
 		if !has(p) {
 			t.Errorf("default matrix lacks %v", p)
