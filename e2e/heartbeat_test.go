@@ -65,3 +65,37 @@ func gaps(t *testing.T, path string) (float64, int, int) {
 	}
 	return gap, missing, n
 }
+
+// TestHeartbeatWhileDirtying: a 256 MiB process that writes 20 MiB/s
+// (spread over its memory) and a heartbeat every millisecond moves in
+// several rounds with no missing count; its longest gap is the frozen
+// time the tool reported, and its memory checks out on h2.
+func TestHeartbeatWhileDirtying(t *testing.T) {
+	l := newLab(t, "t-dirty")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	beats := filepath.Join(t.TempDir(), "beats")
+	g := startIn(t, h1, "benchload", "256", "mixed", "20", "spread", beats)
+	time.Sleep(time.Second)
+	rep, err := migrate(h1, g.pid, "h2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(500 * time.Millisecond)
+	gap, missing, n := gaps(t, beats)
+	t.Logf("%d beats, longest gap %.1f ms, frozen %.1f ms (restore %.1f ms), total %.0f ms, %d rounds, %d pages + %d zero",
+		n, gap, rep.FrozenMS, rep.RestoreMS, rep.TotalMS, rep.Rounds, rep.PagesSent, rep.ZeroPages)
+	t.Logf("freeze: %v; restore: %v", rep.Freeze, rep.RestoreSteps)
+	if rep.Rounds < 2 {
+		t.Errorf("%d pre-copy rounds for a process dirtying 20 MiB/s", rep.Rounds)
+	}
+	if missing != 0 {
+		t.Errorf("%d heartbeat counts missing", missing)
+	}
+	if gap > rep.FrozenMS+25 {
+		t.Errorf("longest gap %.1f ms is well above the reported frozen time %.1f ms", gap, rep.FrozenMS)
+	}
+	if err := g.verifyIn(h2); err != nil {
+		t.Fatal(err)
+	}
+}
