@@ -48,6 +48,8 @@ type MigrateRequest struct {
 	MaxRounds     int     `json:"max_rounds,omitempty"`      // default 10
 	Streams       int     `json:"streams,omitempty"`
 	Compress      string  `json:"compress,omitempty"` // "lz4" (default) or "none"
+	// NoThrottle: never slow the process down to make pre-copy converge.
+	NoThrottle bool `json:"no_throttle,omitempty"`
 }
 
 // MigrateEvent is one line of the answer to a migration: progress, then
@@ -67,6 +69,7 @@ type MigrateProgress struct {
 	DirtyRate   float64 `json:"dirty_rate"`
 	LinkRate    float64 `json:"link_rate"`
 	RemainingMS float64 `json:"remaining_ms"`
+	Throttle    float64 `json:"throttle,omitempty"` // share of the round the process was kept stopped
 }
 
 // MigrateReport is the outcome of a migration.
@@ -87,6 +90,9 @@ type MigrateReport struct {
 	RestoreSteps []Step `json:"restore_steps,omitempty"`
 	// Resolved says how a handover that broke after Go was settled.
 	Resolved string `json:"resolved,omitempty"`
+	// Throttle is the largest share of a pre-copy round the process was
+	// kept stopped to make pre-copy converge (0: never).
+	Throttle float64 `json:"throttle,omitempty"`
 }
 
 // Step is a named part of a migration and its duration.

@@ -80,6 +80,7 @@ func (d *Daemon) handleMigrate(w http.ResponseWriter, r *http.Request) {
 		_ = enc.Encode(api.MigrateEvent{Progress: &api.MigrateProgress{
 			Round: p.Round, Phase: p.Phase, PagesSent: p.PagesSent, DirtyPages: p.DirtyPages,
 			DirtyRate: p.DirtyRate, LinkRate: p.LinkRate, RemainingMS: float64(p.Remaining.Microseconds()) / 1e3,
+			Throttle: p.Throttle,
 		}})
 		flush()
 	})
@@ -90,7 +91,7 @@ func (d *Daemon) handleMigrate(w http.ResponseWriter, r *http.Request) {
 	_ = enc.Encode(api.MigrateEvent{Report: &api.MigrateReport{
 		PID: req.PID, Host: req.Host, Rounds: rep.Rounds, PagesSent: rep.PagesSent, ZeroPages: rep.ZeroPages,
 		WireBytes: rep.WireBytes, Tracker: rep.Tracker, TotalMS: ms(rep.Total), FrozenMS: ms(rep.Frozen), RestoreMS: rep.RestoreMS,
-		Freeze: apiSteps(rep.Freeze), RestoreSteps: apiSteps(rep.RestoreSteps), Resolved: rep.Resolved,
+		Freeze: apiSteps(rep.Freeze), RestoreSteps: apiSteps(rep.RestoreSteps), Resolved: rep.Resolved, Throttle: rep.Throttle,
 	}})
 }
 

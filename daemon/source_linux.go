@@ -60,6 +60,7 @@ func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progres
 		ID:          id,
 		MaxDowntime: time.Duration(req.MaxDowntimeMS * float64(time.Millisecond)),
 		MaxRounds:   req.MaxRounds,
+		NoThrottle:  req.NoThrottle,
 		Progress:    progress,
 		Resolve: func(ctx context.Context) (string, error) {
 			state, err := d.queryOutcome(ctx, target, id, req.PID)

@@ -1,12 +1,15 @@
 package e2e
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/migrate-dev/migrate/api"
 )
 
 // TestHeartbeat: a process writing a heartbeat every millisecond moves
@@ -97,5 +100,43 @@ func TestHeartbeatWhileDirtying(t *testing.T) {
 	}
 	if err := g.verifyIn(h2); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestThrottleConverges: a process that writes faster than the link moves
+// memory does not converge by pre-copy alone; throttled (kept stopped for
+// a growing share of each round), its freeze is a fraction of what it is
+// with --no-throttle, and it loses no heartbeat count.
+func TestThrottleConverges(t *testing.T) {
+	l := newLab(t, "t-thr")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	frozen := map[bool]float64{}
+	for _, noThrottle := range []bool{true, false} {
+		beats := filepath.Join(t.TempDir(), "beats")
+		g := startIn(t, h1, "benchload", "64", "random", "300", "spread", beats)
+		time.Sleep(500 * time.Millisecond)
+		ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+		rep, err := api.NewClient(h1.Socket()).Migrate(ctx, api.MigrateRequest{PID: g.pid, Host: "h2", NoThrottle: noThrottle}, nil)
+		cancel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		gap, missing, _ := gaps(t, beats)
+		t.Logf("no-throttle=%v: frozen %.1f ms, gap %.1f ms, %d rounds, throttle %.0f%%, total %.0f ms",
+			noThrottle, rep.FrozenMS, gap, rep.Rounds, 100*rep.Throttle, rep.TotalMS)
+		if missing != 0 {
+			t.Errorf("%d heartbeat counts missing", missing)
+		}
+		if (rep.Throttle > 0) == noThrottle {
+			t.Errorf("no-throttle=%v but throttle %.2f", noThrottle, rep.Throttle)
+		}
+		if err := g.verifyIn(h2); err != nil {
+			t.Fatal(err)
+		}
+		frozen[noThrottle] = rep.FrozenMS
+	}
+	if frozen[false] > frozen[true]/3 {
+		t.Errorf("throttled freeze %.1f ms is not well below the unthrottled %.1f ms", frozen[false], frozen[true])
 	}
 }

@@ -83,3 +83,17 @@ func TestRangeSets(t *testing.T) {
 		check("intersect", intersectRanges(na, nb), inter)
 	}
 }
+
+func TestNextThrottle(t *testing.T) {
+	for _, c := range []struct{ cur, dirty, link, want float64 }{
+		{0, 100, 1000, throttleFirst}, // slow writer: the first step
+		{0, 400, 200, 0.75},           // twice the link: down to half of it
+		{0.5, 200, 200, 0.75},         // 400 unthrottled: same target
+		{0.7, 10, 1000, 0.9},          // a step at least
+		{0.9, 1000, 10, throttleMax},  // never all the time
+	} {
+		if got := nextThrottle(c.cur, c.dirty, c.link); got < c.want-1e-9 || got > c.want+1e-9 {
+			t.Errorf("nextThrottle(%v, %v, %v) = %v, want %v", c.cur, c.dirty, c.link, got, c.want)
+		}
+	}
+}

@@ -138,6 +138,7 @@ func TestMigrateResendsExactlyDirtied(t *testing.T) {
 	opt := Options{
 		ID:          "resend",
 		MaxDowntime: time.Nanosecond, // only an empty dirty set fits
+		NoThrottle:  true,            // the rounds end when the dirty set stops shrinking
 		MaxRounds:   10,
 		Progress: func(p Progress) {
 			progress = append(progress, p)

@@ -42,6 +42,9 @@ type Options struct {
 	// can leave two copies running).
 	Resolve        func(ctx context.Context) (string, error)
 	ResolveTimeout time.Duration // default 5 minutes
+	// NoThrottle: never slow the process down to make pre-copy converge;
+	// a process writing faster than the link then has a long freeze.
+	NoThrottle bool
 }
 
 func (o *Options) fill() {
@@ -71,6 +74,7 @@ type Progress struct {
 	DirtyRate  float64       `json:"dirty_rate"`  // pages per second written by the process
 	LinkRate   float64       `json:"link_rate"`   // pages per second sent
 	Remaining  time.Duration `json:"remaining"`   // predicted time of the next round
+	Throttle   float64       `json:"throttle"`    // share of the round the process was kept stopped
 }
 
 // Report sums up a finished migration.
@@ -90,6 +94,9 @@ type Report struct {
 	RestoreSteps []Step `json:"restore_steps,omitempty"`
 	// Resolved says how a handover that broke after Go was settled.
 	Resolved string `json:"resolved,omitempty"`
+	// Throttle is the largest share of a round the process was kept
+	// stopped to make pre-copy converge (0: never throttled).
+	Throttle float64 `json:"throttle,omitempty"`
 }
 
 // Migrate moves the seized process to the destination behind ctl and
@@ -196,45 +203,90 @@ func (m *migration) startTracking() error {
 // shrinking.
 func (m *migration) precopy(ctx context.Context) error {
 	var last uint64 = ^uint64(0)
+	throttle := 0.0
 	for round := 1; round <= m.opt.MaxRounds; round++ {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		t0 := time.Now()
-		if err := m.collect(); err != nil {
-			return err
-		}
-		n, err := m.send(ctx, uint32(round))
+		p, err := m.round(ctx, round, throttle)
 		if err != nil {
 			return err
 		}
-		var done RoundDone
-		if err := m.expect(ctx, MsgRoundDone, &done); err != nil {
-			return err
-		}
-		if done.Round != uint32(round) {
-			return fmt.Errorf("destination: round %d acknowledged during round %d", done.Round, round)
-		}
-		took := time.Since(t0)
-		m.rep.Rounds = round
-		p := Progress{Round: round, Phase: "precopy", PagesSent: m.rep.PagesSent, LinkRate: float64(n) / took.Seconds()}
-		// What the process dirtied while this round was sent is what the
-		// next round will carry.
-		if err := m.collect(); err != nil {
-			return err
-		}
-		dirty := pagesIn(m.pending)
-		p.DirtyPages, p.DirtyRate = dirty, float64(dirty)/took.Seconds()
-		if p.LinkRate > 0 {
-			p.Remaining = time.Duration(float64(dirty) / p.LinkRate * float64(time.Second))
-		}
-		m.opt.Progress(p)
-		if p.Remaining <= m.opt.MaxDowntime || (round > 1 && dirty >= last) {
+		if p.Remaining <= m.opt.MaxDowntime {
 			return nil
 		}
-		last = dirty
+		// Not there yet. Rounds that stop shrinking, or a process that
+		// writes nearly as fast as the link moves, call for throttling
+		// (unless refused); once at its maximum, the next round is the
+		// last.
+		stuck := round > 1 && p.DirtyPages >= last
+		fast := round > 1 && p.DirtyRate >= 0.5*p.LinkRate
+		if stuck || fast {
+			if m.opt.NoThrottle || throttle >= throttleMax {
+				if stuck {
+					return nil
+				}
+			} else {
+				throttle = nextThrottle(throttle, p.DirtyRate, p.LinkRate)
+			}
+		}
+		last = p.DirtyPages
 	}
 	return nil
+}
+
+// round sends one pre-copy round, with the process throttled to share of
+// its time stopped when share > 0, and returns its figures.
+func (m *migration) round(ctx context.Context, round int, share float64) (Progress, error) {
+	t0 := time.Now()
+	var th *throttler
+	if share > 0 {
+		th = startThrottle(m.s, share)
+		m.rep.Throttle = max(m.rep.Throttle, share)
+	}
+	p, err := m.sendRound(ctx, round, t0)
+	if th != nil {
+		if terr := th.end(); err == nil && terr != nil {
+			err = fmt.Errorf("throttle: %w", terr)
+		}
+	}
+	if err != nil {
+		return p, err
+	}
+	p.Throttle = share
+	m.opt.Progress(p)
+	return p, nil
+}
+
+func (m *migration) sendRound(ctx context.Context, round int, t0 time.Time) (Progress, error) {
+	if err := m.collect(); err != nil {
+		return Progress{}, err
+	}
+	n, err := m.send(ctx, uint32(round))
+	if err != nil {
+		return Progress{}, err
+	}
+	var done RoundDone
+	if err := m.expect(ctx, MsgRoundDone, &done); err != nil {
+		return Progress{}, err
+	}
+	if done.Round != uint32(round) {
+		return Progress{}, fmt.Errorf("destination: round %d acknowledged during round %d", done.Round, round)
+	}
+	took := time.Since(t0)
+	m.rep.Rounds = round
+	p := Progress{Round: round, Phase: "precopy", PagesSent: m.rep.PagesSent, LinkRate: float64(n) / took.Seconds()}
+	// What the process dirtied while this round was sent is what the
+	// next round will carry.
+	if err := m.collect(); err != nil {
+		return p, err
+	}
+	dirty := pagesIn(m.pending)
+	p.DirtyPages, p.DirtyRate = dirty, float64(dirty)/took.Seconds()
+	if p.LinkRate > 0 {
+		p.Remaining = time.Duration(float64(dirty) / p.LinkRate * float64(time.Second))
+	}
+	return p, nil
 }
 
 // collect adds to pending the pages written since the last call and the

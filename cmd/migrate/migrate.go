@@ -27,6 +27,7 @@ func runMigrate(ctx context.Context, args []string) error {
 	streams := fs.Int("streams", 1, "page streams")
 	compress := fs.String("compress", "lz4", "page compression: lz4 or none")
 	asJSON := fs.Bool("json", false, "print the final report as JSON")
+	noThrottle := fs.Bool("no-throttle", false, "never slow the process down to make pre-copy converge (a process writing faster than the link then freezes longer)")
 	if err := cli.Parse(fs, reorder(args)); err != nil {
 		return err
 	}
@@ -41,7 +42,7 @@ func runMigrate(ctx context.Context, args []string) error {
 		return cli.UsageError("--compress %q: want lz4 or none", *compress)
 	}
 	req := api.MigrateRequest{PID: pid, Host: fs.Arg(1), MaxDowntimeMS: float64(downtime.Microseconds()) / 1e3,
-		MaxRounds: *rounds, Streams: *streams, Compress: *compress}
+		MaxRounds: *rounds, Streams: *streams, Compress: *compress, NoThrottle: *noThrottle}
 	bar := newProgressBar(os.Stdout, *asJSON)
 	rep, err := api.NewClient(socketPath).Migrate(ctx, req, bar.event)
 	bar.done()
@@ -58,6 +59,9 @@ func runMigrate(ctx context.Context, args []string) error {
 	fmt.Printf("total %.0f ms, frozen %.1f ms (restore %.1f ms), %d rounds, %d pages sent (%.1f MiB) + %d zero pages, %.1f MiB on the wire, %.0f MiB/s\n",
 		rep.TotalMS, rep.FrozenMS, rep.RestoreMS, rep.Rounds, rep.PagesSent, mib, rep.ZeroPages,
 		float64(rep.WireBytes)/(1<<20), mib/(rep.TotalMS/1e3))
+	if rep.Throttle > 0 {
+		fmt.Printf("note: the process was slowed down (stopped up to %.0f%% of the time) during pre-copy to make it converge\n", 100*rep.Throttle)
+	}
 	if rep.Resolved != "" {
 		fmt.Printf("note: %s\n", rep.Resolved)
 	}
@@ -99,6 +103,9 @@ func (b *progressBar) event(ev api.MigrateEvent) {
 	}
 	line := fmt.Sprintf("round %d %-8s sent %7.1f MiB  dirty %6d pages (%.0f/s)  next round ~%.1f ms",
 		p.Round, p.Phase, float64(p.PagesSent*4096)/(1<<20), p.DirtyPages, p.DirtyRate, p.RemainingMS)
+	if p.Throttle > 0 {
+		line += fmt.Sprintf("  throttled %.0f%%", 100*p.Throttle)
+	}
 	if b.tty {
 		fmt.Fprintf(b.f, "\r%s%s", line, strings.Repeat(" ", 4))
 		b.drawn = true

@@ -12,7 +12,9 @@
  *     from now, no burst);
  *   - RATE_MIB_S MiB/s of dirtied pages (0: idle), one 64-bit word written
  *     at the start of each page, paced by the time since the last tick
- *     (counted up to 10 ms, so a freeze is not made up for afterwards).
+ *     (counted up to 2 ms, so that neither a freeze nor a throttled stretch
+ *     is made up for afterwards: like a program whose work is paced by its
+ *     CPU time, it writes less when it runs less).
  *     PATTERN spread walks every page of the region in a strided order
  *     (a stride coprime to the page count: a full cycle visits each page
  *     once, neighbours far apart); hotspot walks the first 10% of the
@@ -38,7 +40,7 @@
 
 #define PAGE 4096
 #define TICK_NS 1000000LL     /* heartbeat and pacing period */
-#define MAX_CATCHUP_NS 10000000LL /* dirtying owed after a stall, at most */
+#define MAX_CATCHUP_NS 2000000LL /* dirtying owed after a stall, at most: two ticks */
 
 static volatile sig_atomic_t term_req;
 static unsigned char *mem;
