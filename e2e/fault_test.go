@@ -129,3 +129,37 @@ func TestProcessExitsDuringPrecopy(t *testing.T) {
 		t.Error("a copy stays on h2")
 	}
 }
+
+// TestSourceDaemonKilledDuringPrecopy: the source's daemon dies while
+// pages are copied. Its tracer thread dies with it, so the kernel detaches
+// the process, and closing the daemon's userfaultfd drops the dirty
+// tracking: the process runs on h1 as before, untraced, its memory intact;
+// h2 removes the copy it was building.
+func TestSourceDaemonKilledDuringPrecopy(t *testing.T) {
+	l := newLab(t, "t-srck")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	g := startIn(t, h1, "bigmem", "384", "random")
+	done := inFlight(h1, g)
+	time.Sleep(300 * time.Millisecond)
+	if err := h1.KillDaemon(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitErr(t, done); err == nil {
+		t.Fatal("migration succeeded with its source daemon killed")
+	} else {
+		t.Logf("source daemon killed: %v", err)
+	}
+	waitGone(t, h2, g.pid, 15*time.Second)
+	assertRunsHere(t, h1, h2, g.pid)
+	if err := h1.StartDaemon(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	waitAlive(t, h1, "h2")
+	if _, err := migrate(h1, g.pid, "h2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.verifyIn(h2); err != nil {
+		t.Fatal(err)
+	}
+}
