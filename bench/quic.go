@@ -43,18 +43,6 @@ type quicResult struct {
 
 func (r quicResult) gibps() float64 { return float64(r.Bytes) / (1 << 30) / r.Seconds }
 
-func quicConf(c transport.Config) *quic.Config {
-	return &quic.Config{
-		HandshakeIdleTimeout:           c.HandshakeTimeout,
-		MaxIdleTimeout:                 c.IdleTimeout,
-		KeepAlivePeriod:                c.IdleTimeout / 3,
-		InitialStreamReceiveWindow:     4 << 20,
-		MaxStreamReceiveWindow:         32 << 20,
-		InitialConnectionReceiveWindow: 8 << 20,
-		MaxConnectionReceiveWindow:     64 << 20,
-	}
-}
-
 func serverTLS(id *transport.Identity) *tls.Config {
 	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{id.Certificate},
 		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: id.CAs, NextProtos: []string{quicALPN}}
@@ -109,7 +97,7 @@ func runQUICSink(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	ln, err := quic.ListenAddr(*addr, serverTLS(id), quicConf(transport.DefaultConfig()))
+	ln, err := quic.ListenAddr(*addr, serverTLS(id), transport.DefaultConfig().BareQUICConfig())
 	if err != nil {
 		return err
 	}
@@ -158,7 +146,7 @@ func runQUICSource(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	qc, err := quic.DialAddr(ctx, *addr, clientTLS(id, *peer), quicConf(transport.DefaultConfig()))
+	qc, err := quic.DialAddr(ctx, *addr, clientTLS(id, *peer), transport.DefaultConfig().BareQUICConfig())
 	if err != nil {
 		return err
 	}

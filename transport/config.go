@@ -98,6 +98,16 @@ func (c Config) quicConfig(client bool) *quic.Config {
 	if client {
 		uni = 1
 	}
+	q := c.BareQUICConfig()
+	// Page streams, the control stream and one spare.
+	q.MaxIncomingStreams, q.MaxIncomingUniStreams = int64(c.Streams)+2, uni
+	return q
+}
+
+// BareQUICConfig is the quic-go configuration migrations use (timeouts and
+// flow-control windows) without their stream limits: for measuring bare
+// quic-go under the same conditions.
+func (c Config) BareQUICConfig() *quic.Config {
 	return &quic.Config{
 		HandshakeIdleTimeout:           c.HandshakeTimeout,
 		MaxIdleTimeout:                 c.IdleTimeout,
@@ -106,8 +116,5 @@ func (c Config) quicConfig(client bool) *quic.Config {
 		MaxStreamReceiveWindow:         32 << 20,
 		InitialConnectionReceiveWindow: 8 << 20,
 		MaxConnectionReceiveWindow:     64 << 20,
-		// Page streams, the control stream and one spare.
-		MaxIncomingStreams:    int64(c.Streams) + 2,
-		MaxIncomingUniStreams: uni,
 	}
 }
