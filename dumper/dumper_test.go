@@ -174,10 +174,7 @@ func TestBadPID(t *testing.T) {
 // internal -ERESTART_RESTARTBLOCK would be if it leaked.
 func TestResumeInSyscall(t *testing.T) {
 	testutil.RequireRoot(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testutil.Python3(t)
 	cmd := exec.Command(py, "-c", "import time\nwhile True: time.sleep(0.05)")
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -37,10 +37,7 @@ while True:
 
 func TestPython(t *testing.T) {
 	testutil.RequireRoot(t)
-	py, err := exec.LookPath("python3")
-	if err != nil {
-		t.Skip("python3 not installed")
-	}
+	py := testutil.Python3(t)
 	dir := t.TempDir()
 	script, counts, verdict := filepath.Join(dir, "c.py"), filepath.Join(dir, "counts"), filepath.Join(dir, "verdict")
 	os.WriteFile(script, []byte(counterPy), 0o644)

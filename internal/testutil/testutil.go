@@ -115,3 +115,19 @@ func Run(name string, args ...string) (string, error) {
 func CloexecInherited() error {
 	return unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }
+
+// Python3 returns the path of the python3 interpreter itself (not a
+// wrapper such as a pyenv shim, which runs as a shell script with child
+// processes for a while), or skips the test when there is none.
+func Python3(tb testing.TB) string {
+	tb.Helper()
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		tb.Skip("python3 not installed")
+	}
+	out, err := exec.Command(py, "-c", "import sys; print(sys.executable)").Output()
+	if exe := strings.TrimSpace(string(out)); err == nil && exe != "" {
+		return exe
+	}
+	return py
+}
