@@ -43,7 +43,9 @@ type Config struct {
 	// frozen last round begins), "final" (the final state arrived),
 	// "restored" (the process is rebuilt, before Ready), "go" (Go arrived,
 	// before the process runs), "committed" (it runs, Running not sent).
-	// "stall:POINT" holds the migration there for a while instead.
+	// "stall:POINT" holds the migration there for a while instead. On the
+	// source side: "before-go" (handover recorded, Go not sent) and
+	// "after-go" (Go sent).
 	Fault string
 }
 
@@ -157,6 +159,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, func() error, error) {
 	d.cluster = cl
 	mctx, stopMigrations := context.WithCancel(context.Background())
 	go d.serveMigrations(mctx, qln)
+	go d.settleHandovers(mctx)
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ConnContext: peerContext}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

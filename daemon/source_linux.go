@@ -62,6 +62,11 @@ func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progres
 		MaxRounds:   req.MaxRounds,
 		NoThrottle:  req.NoThrottle,
 		Progress:    progress,
+		Hold: func() error {
+			return d.recordHandover(handoverRecord{ID: id, PID: req.PID, Target: target.Name, QUICAddr: target.Meta.QUICAddr})
+		},
+		Settled: func() { d.forgetHandover(id) },
+		Fault:   d.fault,
 		Resolve: func(ctx context.Context) (string, error) {
 			state, err := d.queryOutcome(ctx, target, id, req.PID)
 			d.log.Warn("handover broke after go; asked the destination", "pid", req.PID, "to", target.Name, "outcome", state, "error", err)

@@ -249,6 +249,14 @@ func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process
 	if uerr := s.unmap(); err == nil {
 		err = uerr
 	}
+	// Registers and signal mask back at once, not when the process is let
+	// go: if this daemon dies while it holds the process, the kernel lets
+	// the process go as it is.
+	if rerr := f.remote.Restore(); rerr == nil {
+		f.remote = nil
+	} else if err == nil {
+		err = rerr
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -7,6 +7,7 @@ import (
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/internal/ptrace"
+	"golang.org/x/sys/unix"
 )
 
 // Session is a process seized for live migration: it runs between
@@ -15,6 +16,7 @@ import (
 type Session struct {
 	f       *frozen
 	stopped bool
+	held    bool // a SIGSTOP is pending: see Hold
 }
 
 // Seize checks that pid can be migrated (as Checkpoint does), seizes it
@@ -92,8 +94,31 @@ func (s *Session) Collect(ctx context.Context) (*image.Checkpoint, error) {
 	return c, err
 }
 
+// Hold makes the process's stop outlast this program: a SIGSTOP is queued
+// while it is held by ptrace, so that if the tracer dies (and the kernel
+// detaches the process) it stops instead of running on. Release takes the
+// SIGSTOP back (with a SIGCONT, which the process receives: a no-op unless
+// it handles SIGCONT).
+func (s *Session) Hold() error {
+	if !s.stopped {
+		return fmt.Errorf("pid %d is running", s.f.pid)
+	}
+	if err := unix.Kill(s.f.pid, unix.SIGSTOP); err != nil {
+		return fmt.Errorf("hold pid %d: kill SIGSTOP: %w", s.f.pid, err)
+	}
+	s.held = true
+	return nil
+}
+
 // Release lets the process go, as it was.
 func (s *Session) Release() error {
+	if s.held {
+		// Generating SIGCONT discards the pending SIGSTOP.
+		if err := unix.Kill(s.f.pid, unix.SIGCONT); err != nil {
+			return fmt.Errorf("unhold pid %d: kill SIGCONT: %w", s.f.pid, err)
+		}
+		s.held = false
+	}
 	if !s.stopped {
 		if err := s.Interrupt(); err != nil {
 			// Gone or not stoppable: detaching is all that is left.

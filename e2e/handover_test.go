@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -178,5 +179,63 @@ func waitGone(t *testing.T, h *lab.Host, pid int, d time.Duration) {
 			t.Fatalf("pid %d still exists on %s after %v", pid, h.Name, d)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestSourceDaemonCrashAtHandover: the source daemon dies just before it
+// sends Go, and just after. Its process was held with a pending SIGSTOP,
+// so it stops instead of running on; the restarted daemon asks h2 and
+// either lets it continue (h2 never got Go) or removes it (h2 runs it).
+// Without the hold, the process would resume on h1 while h2 runs it too.
+func TestSourceDaemonCrashAtHandover(t *testing.T) {
+	l := newLab(t, "t-srch")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	for _, point := range []string{"before-go", "after-go"} {
+		g := startIn(t, h1, "memory")
+		restartDaemon(t, h1, "--fault", point)
+		waitAlive(t, h1, "h2")
+		from := logSize(h1)
+		done := inFlight(h1, g)
+		waitLog(t, h1, from, "fault injection: crashing")
+		err := waitErr(t, done)
+		t.Logf("source daemon crashed %s: %v", point, err)
+		if out, _ := execOut(t, h1, "grep", "^State", fmt.Sprintf("/proc/%d/status", g.pid)); !strings.Contains(out, "stopped") {
+			t.Errorf("%s: the source process is not held stopped: %q", point, out)
+		}
+		restartDaemon(t, h1)
+		if point == "before-go" {
+			waitGone(t, h2, g.pid, 15*time.Second)
+			waitState(t, h1, g.pid, "sleeping", 20*time.Second)
+			assertRunsHere(t, h1, h2, g.pid)
+			waitAlive(t, h1, "h2")
+			if _, err := migrate(h1, g.pid, "h2"); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			waitGone(t, h1, g.pid, 20*time.Second)
+			if !runsIn(h2, g.pid) {
+				t.Fatalf("%s: the process runs nowhere", point)
+			}
+		}
+		if err := g.verifyIn(h2); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// waitState waits until pid's State line in h contains state.
+func waitState(t *testing.T, h *lab.Host, pid int, state string, d time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		out, _ := execOut(t, h, "grep", "^State", fmt.Sprintf("/proc/%d/status", pid))
+		if strings.Contains(out, state) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d on %s: %q, want %s", pid, h.Name, out, state)
+		}
+		time.Sleep(100 * time.Millisecond)
 	}
 }

@@ -45,6 +45,16 @@ type Options struct {
 	// NoThrottle: never slow the process down to make pre-copy converge;
 	// a process writing faster than the link then has a long freeze.
 	NoThrottle bool
+	// Hold, when set, is called once the destination is Ready, before Go:
+	// the caller records the handover durably (to settle it after a crash
+	// of its own). Migrate then queues a SIGSTOP (Session.Hold), so that
+	// if the caller dies from here on the process stays stopped instead of
+	// running beside the destination's copy. Settled is called once the
+	// handover is settled either way (the record may go).
+	Hold    func() error
+	Settled func()
+	// Fault, when set, is called at "before-go" and "after-go" (tests).
+	Fault func(point string)
 }
 
 func (o *Options) fill() {
@@ -140,6 +150,7 @@ type migration struct {
 	vmas    []image.VMA
 	pending []dumper.Span // pages to send in the next round
 	fresh   []Range       // mappings new or changed since the last layout sent
+	held    bool          // Options.Hold recorded the handover
 	frozen  time.Time
 }
 
@@ -419,7 +430,18 @@ func (m *migration) final(ctx context.Context) error {
 	}
 	m.rep.RestoreMS, m.rep.RestoreSteps = ready.RestoreMS, ready.Steps
 	mark("restore")
+	if m.opt.Hold != nil {
+		if err := m.opt.Hold(); err != nil {
+			return fmt.Errorf("record the handover: %w", err)
+		}
+		m.held = true
+		if err := m.s.Hold(); err != nil {
+			return err
+		}
+	}
+	m.fault("before-go")
 	err = m.ctl.Send(ctx, MsgGo, nil)
+	m.fault("after-go")
 	if err == nil {
 		err = m.expect(ctx, MsgRunning, nil)
 	}
@@ -436,6 +458,7 @@ func (m *migration) final(ctx context.Context) error {
 	if err := m.s.Kill(); err != nil {
 		return fmt.Errorf("the process runs on the destination, but killing the source failed: %w", err)
 	}
+	m.settle()
 	_ = m.ctl.Send(ctx, MsgDone, encode(m.rep))
 	m.opt.Progress(Progress{Round: m.rep.Rounds + 1, Phase: "done", PagesSent: m.rep.PagesSent})
 	return nil
@@ -520,6 +543,20 @@ func (m *migration) abort(cause error) {
 	// A process that is gone or cannot be stopped has nothing left to put
 	// back; Release still detaches from it.
 	_ = m.s.Release()
+	m.settle()
+}
+
+func (m *migration) settle() {
+	if m.held && m.opt.Settled != nil {
+		m.opt.Settled()
+	}
+	m.held = false
+}
+
+func (m *migration) fault(point string) {
+	if m.opt.Fault != nil {
+		m.opt.Fault(point)
+	}
 }
 
 // ErrExited is wrapped when the process ended during its migration.

@@ -1,0 +1,140 @@
+package daemon
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/migrate-dev/migrate/cluster"
+	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/precopy"
+	"golang.org/x/sys/unix"
+)
+
+// A handover record is written to STATE_DIR/handover/ID.json before the
+// source sends Go, and removed once the handover is settled. From the
+// record on, the source process carries a pending SIGSTOP (see
+// dumper.Session.Hold): if this daemon dies before settling, the kernel
+// detaches the process and it stops. The next daemon finds the record,
+// asks the destination what became of the migration, and kills the
+// stopped process (the destination runs it) or lets it continue (it does
+// not).
+type handoverRecord struct {
+	ID        string    `json:"id"`
+	PID       int       `json:"pid"`
+	StartTime uint64    `json:"start_time"` // /proc/PID/stat field 22: tells a reused PID apart
+	Target    string    `json:"target"`     // node name (TLS peer name)
+	QUICAddr  string    `json:"quic_addr"`
+	At        time.Time `json:"at"`
+}
+
+func (d *Daemon) handoverDir() string { return filepath.Join(d.cfg.StateDir, "handover") }
+
+// recordHandover writes the record durably (file and directory synced).
+func (d *Daemon) recordHandover(r handoverRecord) error {
+	st, err := procfs.Stat(r.PID)
+	if err != nil {
+		return err
+	}
+	r.StartTime, r.At = st.StartTime, time.Now()
+	b, err := json.Marshal(r)
+	if err != nil {
+		return err
+	}
+	dir := d.handoverDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return err
+	}
+	tmp := filepath.Join(dir, r.ID+".tmp")
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, filepath.Join(dir, r.ID+".json"))
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("handover record %s: %w", r.ID, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	f, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+func (d *Daemon) forgetHandover(id string) {
+	if err := os.Remove(filepath.Join(d.handoverDir(), id+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		d.log.Warn("remove handover record", "id", id, "error", err)
+	}
+}
+
+// settleHandovers settles the handovers a previous daemon left, each on
+// its own goroutine, until ctx ends.
+func (d *Daemon) settleHandovers(ctx context.Context) {
+	entries, _ := os.ReadDir(d.handoverDir())
+	for _, e := range entries {
+		id, ok := strings.CutSuffix(e.Name(), ".json")
+		if !ok {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join(d.handoverDir(), e.Name()))
+		var r handoverRecord
+		if err == nil {
+			err = json.Unmarshal(b, &r)
+		}
+		if err != nil || r.ID != id {
+			d.log.Warn("unreadable handover record", "file", e.Name(), "error", err)
+			continue
+		}
+		go d.settleHandover(ctx, r)
+	}
+}
+
+func (d *Daemon) settleHandover(ctx context.Context, r handoverRecord) {
+	log := d.log.With("id", r.ID, "pid", r.PID, "to", r.Target)
+	if st, err := procfs.Stat(r.PID); err != nil || st.StartTime != r.StartTime {
+		log.Info("handover record of a process that is gone")
+		d.forgetHandover(r.ID)
+		return
+	}
+	target := cluster.Member{Name: r.Target, Meta: cluster.Meta{QUICAddr: r.QUICAddr}}
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		state, err := d.queryOutcome(ctx, target, r.ID, r.PID)
+		switch {
+		case err == nil && state == precopy.OutcomeCommitted:
+			log.Warn("an earlier daemon died during this handover; the destination runs the process: removing the copy here")
+			_ = unix.Kill(r.PID, unix.SIGKILL)
+			d.forgetHandover(r.ID)
+			return
+		case err == nil && state == precopy.OutcomeAborted:
+			log.Warn("an earlier daemon died during this handover; the destination does not run the process: it continues here")
+			_ = unix.Kill(r.PID, unix.SIGCONT)
+			d.forgetHandover(r.ID)
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
