@@ -6,12 +6,18 @@ package main
 // (--criu) or on PATH and `criu check` passes in h1.
 //
 // One run: benchload starts in h1 as for our runs (same pre-touch and
-// settle); `criu page-server -d` in h2 returns once it listens; `criu
-// dump -t PID --page-server` in h1 freezes the process, sends its pages to
-// h2 and kills it; the other images are copied from h1's image directory
-// to h2's (the hosts share the filesystem); `criu restore -d` in h2 starts
-// it there. Frozen time is from the start of the dump to the end of the
-// restore; the heartbeat gap says the same from inside the process.
+// settle; its stdio opened inside h1, see criuOnce); `criu page-server -d`
+// in h2 returns once it listens; `criu dump -t PID --page-server` in h1
+// freezes the process, sends its pages to h2's image directory and kills
+// it; the other images are copied from h1's image directory to h2's (the
+// hosts share the filesystem); `criu restore -d` in h2 starts it there
+// with the same PID (h2's PID namespace has it free). Frozen time is from
+// the start of the dump to the end of the restore, so it also counts
+// criu's own start before it seizes the process (a few ms once its kdat
+// cache is in the host's /run); the heartbeat gap is the freeze as the
+// process saw it. No --shell-job (benchload is its own session leader, as
+// every command a lab host starts), no --tcp-established or --file-locks
+// (it has neither).
 
 import (
 	"context"
@@ -172,8 +178,16 @@ func (h *harness) criuOnce(ctx context.Context, bin string, p Point) CRIURun {
 			return r.fail(err)
 		}
 	}
+	// The page images are as large as the workload: gone with the run
+	// (the restored process has its pages in memory, not mapped from them).
+	defer os.RemoveAll(d2)
 	beats := filepath.Join(dir, "beats")
-	argv := []string{h.benchload, strconv.Itoa(p.SizeMiB), p.Content, strconv.Itoa(p.RateMiBs), p.Pattern, beats}
+	// The same benchload as ours, but with its stdio opened in h1 (sh
+	// redirects, then execs it in place): descriptors the harness passes
+	// in are on mounts of the machine's mount namespace, which CRIU cannot
+	// find in h1's mountinfo ("Can't lookup mount=N for fd=0 path=/dev/null").
+	argv := []string{"/bin/sh", "-c", `exec "$0" "$@" </dev/null >>output 2>&1`,
+		h.benchload, strconv.Itoa(p.SizeMiB), p.Content, strconv.Itoa(p.RateMiBs), p.Pattern, beats}
 	pid, err := start(ctx, h.h1, dir, argv, "READY", readyTimeout(p.SizeMiB))
 	if pid > 0 {
 		defer h.stop(pid)
@@ -203,10 +217,18 @@ func (h *harness) criuOnce(ctx context.Context, bin string, p Point) CRIURun {
 		return r.fail(err)
 	}
 	t2 := time.Now()
-	if err := h.criu(ctx, h.h2, d2, bin, "restore", "-d", "--images-dir", d2); err != nil {
+	restored := filepath.Join(d2, "restored.pid")
+	if err := h.criu(ctx, h.h2, d2, bin, "restore", "-d", "--images-dir", d2, "--pidfile", restored); err != nil {
 		return r.fail(err)
 	}
 	t3 := time.Now()
+	// CRIU restores the PID it dumped (h2's PID namespace has it free),
+	// so h.stop(pid) ends the restored process; say so if it did not.
+	if b, err := os.ReadFile(restored); err != nil {
+		return r.fail(err)
+	} else if got := strings.TrimSpace(string(b)); got != strconv.Itoa(pid) {
+		return r.fail(fmt.Errorf("criu restored pid %s in h2, not %d", got, pid))
+	}
 	if err := h.checkMoved(pid, beats, t3); err != nil {
 		return r.fail(err)
 	}
@@ -224,17 +246,35 @@ func (h *harness) criuOnce(ctx context.Context, bin string, p Point) CRIURun {
 	return r
 }
 
-// criu runs `criu CMD ARGS -o CMD.log -v4` in host; on failure the error
-// has the tail of that log (in imgDir, criu's working directory).
+// criu runs `criu CMD ARGS -o CMD.log -v2` in host; on failure the error
+// has the errors of that log (in imgDir, criu's working directory). -v2
+// (errors and warnings) is CRIU's default: -v4 logs a line per pagemap
+// range and adds tens of ms per 256 MiB to the timed dump.
 func (h *harness) criu(ctx context.Context, host *lab.Host, imgDir, bin, cmd string, args ...string) error {
 	logName := cmd + ".log"
-	argv := append(append([]string{bin, cmd}, args...), "-o", logName, "-v4")
+	argv := append(append([]string{bin, cmd}, args...), "-o", logName, "-v2")
 	out, code, err := h.execOut(ctx, host, argv...)
 	if err == nil && code != 0 {
 		b, _ := os.ReadFile(filepath.Join(imgDir, logName))
-		err = fmt.Errorf("criu %s in %s: exit %d: %s %s", cmd, host.Name, code, oneLine(out), oneLine(lastLines(string(b), 5)))
+		err = fmt.Errorf("criu %s in %s: exit %d: %s %s", cmd, host.Name, code, oneLine(out), oneLine(logErrors(string(b), 5)))
 	}
 	return err
+}
+
+// logErrors returns the first n error lines of a criu log (the first is
+// the cause; the last lines only say that it failed), or its last n lines
+// when it has none.
+func logErrors(s string, n int) string {
+	var errs []string
+	for line := range strings.Lines(s) {
+		if strings.Contains(line, "Error (") && len(errs) < n {
+			errs = append(errs, strings.TrimSpace(line))
+		}
+	}
+	if len(errs) == 0 {
+		return lastLines(s, n)
+	}
+	return strings.Join(errs, "\n")
 }
 
 func lastLines(s string, n int) string {
