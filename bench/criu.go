@@ -368,9 +368,14 @@ func printCRIU(w io.Writer, cr *CRIUResults) {
 	tw.Flush()
 }
 
+// fmtRatio prints a ratio with two decimals, or two significant digits
+// below 0.1 (ours/CRIU is about 0.004 at 1 GiB: "0.00" would hide it).
 func fmtRatio(f Float) string {
-	if math.IsNaN(float64(f)) {
+	switch v := float64(f); {
+	case math.IsNaN(v):
 		return "-"
+	case v != 0 && math.Abs(v) < 0.1:
+		return strconv.FormatFloat(v, 'g', 2, 64)
 	}
 	return fmt.Sprintf("%.2f", f)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -61,5 +62,16 @@ func TestBenchCRIU(t *testing.T) {
 	}
 	if r.DumpMS <= 0 || r.RestoreMS <= 0 || r.FrozenMS < r.DumpMS+r.RestoreMS || r.GapMS <= 0 || r.GapMS > r.FrozenMS+50 {
 		t.Errorf("implausible CRIU times: %+v", r)
+	}
+}
+
+func TestFmtRatio(t *testing.T) {
+	for _, tc := range []struct {
+		f    float64
+		want string
+	}{{math.NaN(), "-"}, {0, "0.00"}, {1.234, "1.23"}, {0.53, "0.53"}, {0.0426, "0.043"}, {0.00426, "0.0043"}} {
+		if got := fmtRatio(Float(tc.f)); got != tc.want {
+			t.Errorf("fmtRatio(%v) = %q, want %q", tc.f, got, tc.want)
+		}
 	}
 }
