@@ -145,13 +145,14 @@ type migration struct {
 	opt   Options
 	rep   Report
 
-	tracker Tracker
-	mem     *dumper.MemReader
-	vmas    []image.VMA
-	pending []dumper.Span // pages to send in the next round
-	fresh   []Range       // mappings new or changed since the last layout sent
-	held    bool          // Options.Hold recorded the handover
-	frozen  time.Time
+	tracker  Tracker
+	mem      *dumper.MemReader
+	vmas     []image.VMA
+	pending  []dumper.Span // pages to send in the next round
+	fresh    []Range       // mappings new or changed since the last layout sent
+	held     bool          // Options.Hold recorded the handover
+	linkRate float64       // pages per second, the best round so far
+	frozen   time.Time
 }
 
 func (m *migration) hello(ctx context.Context) error {
@@ -286,7 +287,10 @@ func (m *migration) sendRound(ctx context.Context, round int, t0 time.Time) (Pro
 	}
 	took := time.Since(t0)
 	m.rep.Rounds = round
-	p := Progress{Round: round, Phase: "precopy", PagesSent: m.rep.PagesSent, LinkRate: float64(n) / took.Seconds()}
+	// The link rate is the best a round has shown: a small round is mostly
+	// fixed costs (round trips, scans) and would make the link look slow.
+	m.linkRate = max(m.linkRate, float64(n)/took.Seconds())
+	p := Progress{Round: round, Phase: "precopy", PagesSent: m.rep.PagesSent, LinkRate: m.linkRate}
 	// What the process dirtied while this round was sent is what the
 	// next round will carry.
 	if err := m.collect(); err != nil {
