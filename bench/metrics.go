@@ -77,7 +77,7 @@ func (p *rssPoller) finish(s *daemonSample) {
 // (0: not measured).
 func (r *Run) fill(rep api.MigrateReport, b Beats, before, after daemonSample, limit float64) {
 	r.TotalMS, r.FrozenMS, r.RestoreMS = rep.TotalMS, rep.FrozenMS, rep.RestoreMS
-	r.Freeze = rep.Freeze
+	r.Freeze, r.Throttle = rep.Freeze, rep.Throttle
 	r.Rounds, r.Tracker = rep.Rounds, rep.Tracker
 	r.PagesSent, r.ZeroPages, r.WireBytes = rep.PagesSent, rep.ZeroPages, rep.WireBytes
 	r.GapMS, r.MissedBeats, r.CountErrors, r.Beats = b.MaxGapMS, b.Missed, b.CountErrors, b.N

@@ -33,18 +33,21 @@ type Run struct {
 	FrozenMS  float64 `json:"frozen_ms"`
 	RestoreMS float64 `json:"restore_ms"`
 	// Freeze is where the frozen time went, as the tool reports it.
-	Freeze      []api.Step `json:"freeze,omitempty"`
-	GapMS       float64    `json:"gap_ms"`       // longest heartbeat interval from the migration on
-	MissedBeats int        `json:"missed_beats"` // 1 ms beats not written
-	CountErrors int        `json:"count_errors"` // heartbeat counts lost or repeated: must be 0
-	Beats       int        `json:"beats"`
-	Rounds      int        `json:"rounds"`
-	Tracker     string     `json:"tracker"`
-	PagesSent   uint64     `json:"pages_sent"`
-	ZeroPages   uint64     `json:"zero_pages"`
-	WireBytes   uint64     `json:"wire_bytes"`
-	PreTouchMS  float64    `json:"pretouch_ms"`
-	RestartMS   float64    `json:"daemon_restart_ms,omitempty"`
+	Freeze []api.Step `json:"freeze,omitempty"`
+	// Throttle is the largest share of a round the process was kept
+	// stopped during pre-copy to make it converge.
+	Throttle    float64 `json:"throttle,omitempty"`
+	GapMS       float64 `json:"gap_ms"`       // longest heartbeat interval from the migration on
+	MissedBeats int     `json:"missed_beats"` // 1 ms beats not written
+	CountErrors int     `json:"count_errors"` // heartbeat counts lost or repeated: must be 0
+	Beats       int     `json:"beats"`
+	Rounds      int     `json:"rounds"`
+	Tracker     string  `json:"tracker"`
+	PagesSent   uint64  `json:"pages_sent"`
+	ZeroPages   uint64  `json:"zero_pages"`
+	WireBytes   uint64  `json:"wire_bytes"`
+	PreTouchMS  float64 `json:"pretouch_ms"`
+	RestartMS   float64 `json:"daemon_restart_ms,omitempty"`
 
 	// Derived figures.
 	MovedMiB       float64 `json:"moved_mib"`        // (pages_sent+zero_pages) x 4 KiB
