@@ -72,7 +72,9 @@ func known(name string) bool {
 // DefaultArgs returns the arguments the package's own tests start a
 // workload with. dir is a scratch directory the workload may write to (its
 // files, its cwd); the counter writes dir/counter.log every 20 ms, benchload
-// dir/beats every millisecond while it dirties 16 MiB at 20 MiB/s.
+// dir/beats every millisecond while it dirties 16 MiB at 20 MiB/s; churn
+// keeps 64 slots, does 2 operations per millisecond from seed 1 and maps
+// dir/churn.dat.
 func DefaultArgs(name, dir string) []string {
 	switch name {
 	case "creds":
@@ -87,6 +89,8 @@ func DefaultArgs(name, dir string) []string {
 		return []string{filepath.Join(dir, "counter.log"), "20"}
 	case "benchload":
 		return []string{"16", "mixed", "20", "spread", filepath.Join(dir, "beats")}
+	case "churn":
+		return []string{"64", "2", "1", dir}
 	}
 	return nil
 }

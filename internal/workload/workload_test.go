@@ -20,6 +20,7 @@ const verifyTimeout = 20 * time.Second
 var corruptions = map[string]string{
 	"benchload": "region checksum",
 	"bigmem":    "region checksum",
+	"churn":     "page content",
 	"counter":   "count",
 	"creds":     "ambient caps",
 	"fds":       "(ro) offset expected 100 got 200",
@@ -140,7 +141,7 @@ func TestStartSetupError(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"benchload", "bigmem", "counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
+	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
