@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"sync"
-	"unsafe"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
@@ -42,9 +40,11 @@ type pageSaver struct {
 	pm      *procfs.Pagemap
 	mem     *os.File // /proc/PID/mem, opened on first need (unreadable mappings)
 	entries []procfs.PagemapEntry
-	// tolerant skips pages that cannot be read (EFAULT): the process runs
-	// and may have unmapped them since they were listed.
+	// tolerant skips pages that cannot be read (EFAULT; EIO through
+	// /proc/PID/mem): the process runs and may have unmapped them since
+	// they were listed. skipped lists them, merged, in order.
 	tolerant bool
+	skipped  []span
 	stats    PageStats
 	bufs     chan chunk // pipeBuffers chunks, when not in use by copySpans
 }
@@ -112,46 +112,31 @@ func (s *pageSaver) plan(maps []mapping) ([]span, error) {
 
 // wanted says whether a page holds state of its own: any page of shared
 // anonymous memory; a present or swapped page of private memory that is not
-// the file's own page nor the shared zero page (anonymous memory only read,
-// or write-protected unpopulated by dirty tracking, maps it).
+// the file's own page.
 func (s *pageSaver) wanted(m mapping, e procfs.PagemapEntry) bool {
 	switch m.content {
 	case contentAllShared:
 		return true
 	case contentPrivate:
-		if !e.Present() && !e.Swapped() {
+		if !e.Present() && (!e.Swapped() || marker(e)) {
 			return false
 		}
-		if m.vma.Kind != image.VMAFile {
-			z := zeroPFN()
-			return z == 0 || !e.Present() || e.PFN() != z
-		}
-		return !e.FileOrSharedAnon()
+		return m.vma.Kind != image.VMAFile || !e.FileOrSharedAnon()
 	}
 	return false
 }
 
-// zeroPFN is the page frame of the kernel's shared zero page, as our own
-// pagemap shows it after reading a fresh anonymous page; 0 when unknown
-// (pagemap hides frame numbers from callers without CAP_SYS_ADMIN).
-var zeroPFN = sync.OnceValue(func() uint64 {
-	b, err := unix.Mmap(-1, 0, pageSize, unix.PROT_READ, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		return 0
-	}
-	defer unix.Munmap(b)
-	_ = b[0] // a read fault maps the zero page
-	pm, err := procfs.OpenPagemap(os.Getpid())
-	if err != nil {
-		return 0
-	}
-	defer pm.Close()
-	e := make([]procfs.PagemapEntry, 1)
-	if err := pm.ReadEntries(uint64(uintptr(unsafe.Pointer(&b[0]))), e); err != nil || !e[0].Present() {
-		return 0
-	}
-	return e[0].PFN()
-})
+// pteMarkerSwapType is the swap type pagemap shows for a PTE marker
+// (SWP_PTE_MARKER, the last of the 32 types): a page table entry without
+// a page, left by userfaultfd write-protection (on an empty page, or on a
+// private file page dropped with MADV_DONTNEED) or by MADV_GUARD_INSTALL.
+// It looks swapped, but the page reads what an empty one does: zeros, or
+// the file's contents. pagemap shows the type to CAP_SYS_ADMIN only;
+// without it, a marker passes for a swapped page and is copied (zeros or
+// the file's contents: more pages, same contents).
+const pteMarkerSwapType = 1<<5 - 1
+
+func marker(e procfs.PagemapEntry) bool { return e.Swapped() && e.SwapType() == pteMarkerSwapType }
 
 // chunk is a piece of memory read from the process, with its zero pages
 // marked, on its way to the sink.
@@ -209,9 +194,10 @@ func (s *pageSaver) reader(spans []span, free <-chan chunk, full chan<- chunk, s
 				return
 			}
 			n := min(uint64(readChunk), sp.end-addr)
-			c.addr, c.buf, c.zero = addr, c.buf[:n], c.zero[:n/pageSize]
+			// A chunk comes back with the skip marks of its last use.
+			c.addr, c.buf, c.zero, c.skip = addr, c.buf[:n], c.zero[:n/pageSize], c.skip[:0]
 			c.err = s.read(addr, c.buf, sp.readable)
-			if c.err != nil && s.tolerant && errors.Is(c.err, unix.EFAULT) {
+			if c.err != nil && s.tolerant && faulted(c.err) {
 				c.err = s.readPages(&c, sp.readable)
 			}
 			if c.err == nil {
@@ -248,6 +234,11 @@ func (s *pageSaver) read(addr uint64, b []byte, readable bool) error {
 	return nil
 }
 
+// faulted tells whether a read failed because the memory is not there
+// (any more) or not accessible: process_vm_readv says EFAULT,
+// /proc/PID/mem EIO.
+func faulted(err error) bool { return errors.Is(err, unix.EFAULT) || errors.Is(err, unix.EIO) }
+
 // readPages reads a chunk page by page, leaving out the pages that fault
 // (marked by a nil buffer slot: zero stays false and skip is set).
 func (s *pageSaver) readPages(c *chunk, readable bool) error {
@@ -255,7 +246,7 @@ func (s *pageSaver) readPages(c *chunk, readable bool) error {
 	for i := range c.zero {
 		p := c.buf[i*pageSize : (i+1)*pageSize]
 		err := s.read(c.addr+uint64(i)*pageSize, p, readable)
-		if err != nil && !errors.Is(err, unix.EFAULT) {
+		if err != nil && !faulted(err) {
 			return err
 		}
 		c.skip = append(c.skip, err != nil)
@@ -268,6 +259,12 @@ func (s *pageSaver) record(c chunk, w PageSink) error {
 	skipped := func(i int) bool { return len(c.skip) > i && c.skip[i] }
 	for i := 0; i < len(c.zero); {
 		if skipped(i) {
+			addr := c.addr + uint64(i)*pageSize
+			if n := len(s.skipped); n > 0 && s.skipped[n-1].end == addr {
+				s.skipped[n-1].end += pageSize
+			} else {
+				s.skipped = append(s.skipped, span{addr, addr + pageSize, true})
+			}
 			i++
 			continue
 		}

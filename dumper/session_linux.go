@@ -136,17 +136,45 @@ func (s *Session) Kill() error { return s.f.kill() }
 // Mappings reads the process's current mappings (it may be running). File
 // identities are cached in the session, so Collect at the freeze finds
 // them ready.
+//
+// Reading /proc/PID/maps is not atomic: the kernel fills one buffer at a
+// time and looks the next mapping up from the end of the last one listed,
+// so a mapping that grows or merges with its neighbour while a running
+// process is read shows twice, overlapping itself. Such a list is read
+// again (each read takes a fraction of a millisecond).
 func (s *Session) Mappings() ([]image.VMA, error) {
 	pid := s.f.pid
-	maps, err := s.f.vmas.mappings(pid, s.f.files)
-	if err != nil {
-		return nil, err
+	var out []image.VMA
+	for range maxMappingsReads {
+		maps, err := s.f.vmas.mappings(pid, s.f.files)
+		if err != nil {
+			return nil, err
+		}
+		out = make([]image.VMA, len(maps))
+		for i, m := range maps {
+			out[i] = m.vma
+		}
+		if i := unordered(out); i < 0 {
+			return out, nil
+		}
 	}
-	out := make([]image.VMA, len(maps))
-	for i, m := range maps {
-		out[i] = m.vma
+	i := unordered(out)
+	return nil, fmt.Errorf("pid %d: mappings %#x-%#x and %#x-%#x overlap in %d reads of its maps: it changes them too fast",
+		pid, out[i-1].Start, out[i-1].End, out[i].Start, out[i].End, maxMappingsReads)
+}
+
+// maxMappingsReads bounds the reads of a running process's mappings.
+const maxMappingsReads = 20
+
+// unordered returns the index of the first mapping that starts below the
+// end of the one before it, or -1.
+func unordered(vmas []image.VMA) int {
+	for i := 1; i < len(vmas); i++ {
+		if vmas[i].Start < vmas[i-1].End {
+			return i
+		}
 	}
-	return out, nil
+	return -1
 }
 
 // Layout returns what a destination needs to build the process before its
@@ -209,9 +237,21 @@ func (m *MemReader) Present(vmas []image.VMA) ([]Span, error) {
 	return out, nil
 }
 
-// SetTolerant makes Copy leave out pages that fault instead of failing:
-// for reading a running process, whose mappings change under the reader.
+// SetTolerant makes Copy leave out pages that fault instead of failing
+// (see Skipped): for reading a running process, whose mappings change
+// under the reader.
 func (m *MemReader) SetTolerant(on bool) { m.s.tolerant = on }
+
+// Skipped returns the pages that Copy left out since the last call (only
+// a tolerant reader leaves pages out), and forgets them.
+func (m *MemReader) Skipped() []Span {
+	out := make([]Span, len(m.s.skipped))
+	for i, sp := range m.s.skipped {
+		out[i] = Span{sp.start, sp.end, sp.readable}
+	}
+	m.s.skipped = m.s.skipped[:0]
+	return out
+}
 
 // Copy reads the spans into sink, in order.
 func (m *MemReader) Copy(spans []Span, sink PageSink) error {
