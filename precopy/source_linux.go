@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/migrate-dev/migrate/dumper"
@@ -152,6 +153,12 @@ type migration struct {
 	fresh    []Range       // mappings new or changed since the last layout sent
 	held     bool          // Options.Hold recorded the handover
 	linkRate float64       // pages per second, the best round so far
+	// retrack are ranges of mappings that changed between their listing
+	// and Track: the next collect takes whatever is there as new.
+	retrack []Range
+	// fileSent are the pages of private file mappings sent since the
+	// destination made the mapping: there they are copies of their own.
+	fileSent []Range
 	frozen   time.Time
 }
 
@@ -271,7 +278,7 @@ func (m *migration) round(ctx context.Context, round int, share float64) (Progre
 }
 
 func (m *migration) sendRound(ctx context.Context, round int, t0 time.Time) (Progress, error) {
-	if err := m.collect(); err != nil {
+	if err := m.collect(false); err != nil {
 		return Progress{}, err
 	}
 	n, err := m.send(ctx, uint32(round))
@@ -293,7 +300,7 @@ func (m *migration) sendRound(ctx context.Context, round int, t0 time.Time) (Pro
 	p := Progress{Round: round, Phase: "precopy", PagesSent: m.rep.PagesSent, LinkRate: m.linkRate}
 	// What the process dirtied while this round was sent is what the
 	// next round will carry.
-	if err := m.collect(); err != nil {
+	if err := m.collect(false); err != nil {
 		return p, err
 	}
 	dirty := pagesIn(m.pending)
@@ -305,15 +312,27 @@ func (m *migration) sendRound(ctx context.Context, round int, t0 time.Time) (Pro
 }
 
 // collect adds to pending the pages written since the last call and the
-// pages of mappings that appeared or changed; it tracks the new ones.
-func (m *migration) collect() error {
+// pages of mappings that appeared or changed; while the process runs, it
+// tracks the new ones. frozen is the last call: the process is stopped
+// and runs here no more, so nothing is tracked or untracked (registering
+// and unregistering merge and split mappings, and the mappings read now
+// must stay those of the frozen state), and the written pages are
+// collected before the mappings are read, since the tracker registers the
+// tracked ranges it finds replaced by new mappings.
+func (m *migration) collect(frozen bool) error {
+	if frozen {
+		if err := m.collectDirty(); err != nil {
+			return err
+		}
+	}
 	vmas, err := m.s.Mappings()
 	if err != nil {
 		return err
 	}
 	added, removed := diffVMAs(m.vmas, vmas)
-	m.vmas = vmas
-	if len(removed) > 0 {
+	added = retracked(added, vmas, m.retrack)
+	m.vmas, m.retrack = vmas, nil
+	if len(removed) > 0 && !frozen {
 		if err := m.tracker.Untrack(trackable(removed)); err != nil {
 			return err
 		}
@@ -322,8 +341,10 @@ func (m *migration) collect() error {
 		m.fresh = append(m.fresh, Range{Start: v.Start, End: v.End})
 	}
 	if len(added) > 0 {
-		if err := m.tracker.Track(trackable(added)); err != nil {
-			return err
+		if !frozen {
+			if err := m.track(added); err != nil {
+				return err
+			}
 		}
 		spans, err := m.mem.Present(added)
 		if err != nil {
@@ -331,6 +352,14 @@ func (m *migration) collect() error {
 		}
 		m.pending = append(m.pending, spans...)
 	}
+	if frozen {
+		return nil
+	}
+	return m.collectDirty()
+}
+
+// collectDirty adds the pages the tracker found written to pending.
+func (m *migration) collectDirty() error {
 	dirty, err := m.tracker.Collect()
 	if err != nil {
 		return err
@@ -339,6 +368,76 @@ func (m *migration) collect() error {
 		m.pending = append(m.pending, dumper.Span{Start: r.Start, End: r.End, Readable: true})
 	}
 	return nil
+}
+
+// track starts tracking the added mappings, one by one. While the process
+// runs, a mapping may be gone or changed since it was listed, and then
+// cannot be registered (EINVAL): that is no error, but whatever is there
+// now must not pass for the listed mapping, whose writes nobody tracks:
+// the next collect takes it as new (retrack). A mapping that is still
+// there as listed and cannot be tracked fails the migration.
+func (m *migration) track(added []image.VMA) error {
+	for _, v := range added {
+		if !canTrack(v) {
+			continue
+		}
+		r := []Range{{Start: v.Start, End: v.End}}
+		err := m.tracker.Track(r)
+		if err != nil && m.unchanged(v) {
+			// It may have changed and come back: once more.
+			if err = m.tracker.Track(r); err != nil && m.unchanged(v) {
+				return err
+			}
+		}
+		if err != nil {
+			m.retrack = append(m.retrack, r[0])
+		}
+	}
+	return nil
+}
+
+// unchanged reports whether v is still one of the process's mappings (or
+// the mappings cannot be read).
+func (m *migration) unchanged(v image.VMA) bool {
+	vmas, err := m.s.Mappings()
+	return err != nil || slices.ContainsFunc(vmas, func(c image.VMA) bool { return sameVMA(c, v) })
+}
+
+// reverted returns the pages of private file mappings that the destination
+// holds copies of and that are no longer the process's own copies: it
+// dropped them (MADV_DONTNEED), and they read the file again. Trackers do
+// not see this (see Tracker); the process is frozen now. They are sent
+// with their contents now, the file's.
+func (m *migration) reverted() ([]dumper.Span, error) {
+	var sent []image.VMA
+	for _, v := range m.vmas {
+		if !isPrivateFile(v) {
+			continue
+		}
+		for _, r := range intersectRanges(m.fileSent, []Range{{Start: v.Start, End: v.End}}) {
+			c := v
+			c.Start, c.End = r.Start, r.End
+			sent = append(sent, c)
+		}
+	}
+	if len(sent) == 0 {
+		return nil, nil
+	}
+	own, err := m.mem.Present(sent)
+	if err != nil {
+		return nil, err
+	}
+	ownRanges := make([]Range, len(own))
+	for i, sp := range own {
+		ownRanges[i] = Range{Start: sp.Start, End: sp.End}
+	}
+	var out []dumper.Span
+	for _, v := range sent {
+		for _, r := range subtractRanges([]Range{{Start: v.Start, End: v.End}}, normalizeRanges(ownRanges)) {
+			out = append(out, dumper.Span{Start: r.Start, End: r.End, Readable: v.Prot&image.ProtRead != 0})
+		}
+	}
+	return out, nil
 }
 
 // send sends the round's layout, copies the pending pages and ends the
@@ -350,12 +449,21 @@ func (m *migration) send(ctx context.Context, round uint32) (uint64, error) {
 	return m.copyRound(round)
 }
 
-// copyRound copies the pending pages and ends the round.
+// copyRound copies the pending pages that lie in the layout just sent and
+// ends the round. The pending pages were listed while the process ran:
+// their mapping may be gone or different since (what is there now is
+// found by the next collect). Pages the running process unmapped or
+// protected under the reader are left out, and pending again for the next
+// round: its mapping may be back as it was by then, and nobody would
+// report the page again.
 func (m *migration) copyRound(round uint32) (uint64, error) {
-	spans := mergeSpans(m.pending)
+	spans := layoutSpans(m.pending, m.vmas)
 	m.pending = nil
 	before := m.mem.Stats()
-	if err := m.mem.Copy(spans, m.pages); err != nil {
+	m.fileSent = unionRanges(m.fileSent, privateFileParts(spans, m.vmas))
+	err := m.mem.Copy(spans, m.pages)
+	m.pending = append(m.pending, m.mem.Skipped()...)
+	if err != nil {
 		return 0, fmt.Errorf("round %d: %w", round, err)
 	}
 	if err := m.pages.EndRound(round); err != nil {
@@ -378,6 +486,7 @@ func (m *migration) sendLayout(ctx context.Context, round uint32, final bool) er
 		return err
 	}
 	l := Layout{Round: round, Image: b, Fresh: m.fresh, Final: final}
+	m.fileSent = subtractRanges(m.fileSent, normalizeRanges(m.fresh)) // made anew there
 	m.fresh = nil
 	if err := m.ctl.Send(ctx, MsgLayout, encode(l)); err != nil {
 		return fmt.Errorf("round %d: send layout: %w", round, err)
@@ -400,7 +509,7 @@ func (m *migration) final(ctx context.Context) error {
 	}
 	mark("stop")
 	m.mem.SetTolerant(false)
-	if err := m.collect(); err != nil {
+	if err := m.collect(true); err != nil {
 		return err
 	}
 	// Writable mappings the tracker could not watch go again, whole.
@@ -490,6 +599,13 @@ func (m *migration) sendLast(ctx context.Context, mark func(string)) error {
 	if err := m.sendLayout(ctx, round, true); err != nil {
 		return err
 	}
+	// And private file pages that read the file again (after the layout:
+	// mappings it makes anew there read the file anyway).
+	reverted, err := m.reverted()
+	if err != nil {
+		return err
+	}
+	m.pending = append(m.pending, reverted...)
 	if _, err := m.copyRound(round); err != nil {
 		return err
 	}

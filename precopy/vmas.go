@@ -7,30 +7,113 @@ import (
 	"github.com/migrate-dev/migrate/image"
 )
 
+// sameVMA reports whether a and b are the same mapping as far as the
+// process's mappings tell.
+func sameVMA(a, b image.VMA) bool {
+	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
+		a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name
+}
+
 // diffVMAs returns the mappings of cur that are new or changed since prev,
 // and those of prev that are gone or changed.
 func diffVMAs(prev, cur []image.VMA) (added, removed []image.VMA) {
-	same := func(a, b image.VMA) bool {
-		return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
-			a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name
-	}
 	for _, v := range cur {
-		if !slices.ContainsFunc(prev, func(p image.VMA) bool { return same(p, v) }) {
+		if !slices.ContainsFunc(prev, func(p image.VMA) bool { return sameVMA(p, v) }) {
 			added = append(added, v)
 		}
 	}
 	for _, v := range prev {
-		if !slices.ContainsFunc(cur, func(c image.VMA) bool { return same(c, v) }) {
+		if !slices.ContainsFunc(cur, func(c image.VMA) bool { return sameVMA(c, v) }) {
 			removed = append(removed, v)
 		}
 	}
 	return added, removed
 }
 
-// canTrack: private, writable, ordinary memory (uffd-wp registers private
-// anonymous and private file mappings).
+// retracked adds to added the mappings of cur that overlap ranges whose
+// tracking failed, as if they were new.
+func retracked(added, cur []image.VMA, ranges []Range) []image.VMA {
+	for _, v := range cur {
+		overlaps := slices.ContainsFunc(ranges, func(r Range) bool { return r.Start < v.End && v.Start < r.End })
+		if overlaps && !slices.ContainsFunc(added, func(a image.VMA) bool { return sameVMA(a, v) }) {
+			added = append(added, v)
+		}
+	}
+	return added
+}
+
+// takesPages reports whether the destination writes pages into v: not
+// into vdso and vvar, nor into shared file mappings (the file is the
+// truth).
+func takesPages(v image.VMA) bool {
+	switch {
+	case v.Kind == image.VMAVDSO || v.Kind == image.VMAVVar || v.Kind == image.VMAVVarVClock:
+		return false
+	case v.Kind == image.VMAFile && v.Flags&image.MapShared != 0:
+		return false
+	}
+	return true
+}
+
+func isPrivateFile(v image.VMA) bool {
+	return v.Kind == image.VMAFile && v.Flags&image.MapPrivate != 0
+}
+
+// privateFileParts returns the parts of spans (sorted) in private file
+// mappings of vmas (sorted), normalized.
+func privateFileParts(spans []dumper.Span, vmas []image.VMA) []Range {
+	var files []Range
+	for _, v := range vmas {
+		if isPrivateFile(v) {
+			files = append(files, Range{Start: v.Start, End: v.End})
+		}
+	}
+	rs := make([]Range, len(spans))
+	for i, s := range spans {
+		rs[i] = Range{Start: s.Start, End: s.End}
+	}
+	return intersectRanges(normalizeRanges(rs), normalizeRanges(files))
+}
+
+// layoutSpans returns the pages of pending (in any order, overlapping)
+// that lie in mappings of the layout vmas (sorted) that take pages,
+// sorted and merged, each readable as its mapping is.
+func layoutSpans(pending []dumper.Span, vmas []image.VMA) []dumper.Span {
+	rs := make([]Range, len(pending))
+	for i, s := range pending {
+		rs[i] = Range{Start: s.Start, End: s.End}
+	}
+	rs = sortMerge(rs)
+	var out []dumper.Span
+	j := 0
+	for _, v := range vmas {
+		if !takesPages(v) {
+			continue
+		}
+		for j < len(rs) && rs[j].End <= v.Start {
+			j++
+		}
+		for k := j; k < len(rs) && rs[k].Start < v.End; k++ {
+			s := dumper.Span{Start: max(rs[k].Start, v.Start), End: min(rs[k].End, v.End), Readable: v.Prot&image.ProtRead != 0}
+			if n := len(out); n > 0 && out[n-1].End == s.Start && out[n-1].Readable == s.Readable {
+				out[n-1].End = s.End
+			} else {
+				out = append(out, s)
+			}
+		}
+	}
+	return out
+}
+
+// canTrack: private, ordinary memory (uffd-wp registers private anonymous
+// and private file mappings), writable or not. Read-only and PROT_NONE
+// mappings are tracked too: their contents change without their mapping
+// changing when the process drops pages (MADV_DONTNEED: an emptied
+// anonymous page is reported), and the process may make one writable,
+// write and take the write permission back between two looks at its
+// mappings (mprotect keeps the write protection of the pages).
 func canTrack(v image.VMA) bool {
-	return v.Flags&image.MapPrivate != 0 && v.Prot&image.ProtWrite != 0 &&
+	return v.Flags&image.MapPrivate != 0 &&
 		v.Kind != image.VMAVDSO && v.Kind != image.VMAVVar && v.Kind != image.VMAVVarVClock
 }
 

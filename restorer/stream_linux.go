@@ -397,7 +397,7 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 		return nil, fmt.Errorf("state of pid %d for pid %d", p.PID, s.t.pid)
 	}
 	if !slices.EqualFunc(p.MM.VMAs, s.vmas, sameVMA) {
-		return nil, errors.New("the frozen state's mappings differ from the last layout")
+		return nil, fmt.Errorf("the frozen state's mappings differ from the last layout: %s", vmaDiff(p.MM.VMAs, s.vmas))
 	}
 	for _, check := range []func() error{
 		func() error { return checkAuthority(p) },
@@ -440,4 +440,21 @@ func (s *Stream) Abort() {
 	s.done = true
 	s.t.kill()
 	s.tr.Close()
+}
+
+// vmaDiff names the first mapping where two lists differ.
+func vmaDiff(state, layout []image.VMA) string {
+	show := func(vs []image.VMA, i int) string {
+		if i >= len(vs) {
+			return "none"
+		}
+		v := vs[i]
+		return fmt.Sprintf("%#x-%#x prot %#x flags %#x %s", v.Start, v.End, v.Prot, v.Flags, v.Name)
+	}
+	i := 0
+	for i < len(state) && i < len(layout) && sameVMA(state[i], layout[i]) {
+		i++
+	}
+	return fmt.Sprintf("mapping %d is %s in the state, %s in the layout (%d and %d mappings)",
+		i, show(state, i), show(layout, i), len(state), len(layout))
 }
