@@ -16,17 +16,23 @@
  * OPS_PER_MS random operations (xorshift64 seeded with SEED):
  *
  *   map       mmap 1..64 pages at an address the kernel chooses, anonymous
- *             or (1 in 6) the file at a random offset
+ *             or (1 in 6; 1 in 2 with filedontneed) the file at a random
+ *             offset
  *   over      mmap MAP_FIXED over a whole slot, its head, its tail or its
  *             middle (the old slot is cut, possibly in two)
  *   next      mmap MAP_FIXED_NOREPLACE right after or before a slot
  *   unmap     munmap a whole slot, its head, tail or middle
  *   protect   mprotect a slot or part of it to PROT_READ|PROT_WRITE,
  *             PROT_READ or (1 in 10) PROT_NONE, splitting mappings
- *   remap     mremap: grow (MREMAP_MAYMOVE), shrink, or move (and resize)
- *             onto a placeholder (MREMAP_MAYMOVE|MREMAP_FIXED) the kernel
- *             chose or right after another slot; a slot that is not one
- *             mapping (mremap says EFAULT) is left alone ("skipped")
+ *   remap     mremap: grow (MREMAP_MAYMOVE), shrink, or move (and resize;
+ *             a shrink is an munmap of the tail first) onto a placeholder
+ *             (MREMAP_MAYMOVE|MREMAP_FIXED) the kernel chose or right after
+ *             another slot. Growing or resizing a slot that is not one
+ *             mapping fails (EFAULT) and is skipped; a move of the same
+ *             size may move several (Linux 6.17+) or fail after moving the
+ *             first ones when a later one is registered with a userfaultfd,
+ *             as a migration's dirty tracking does: the moved prefix
+ *             becomes a slot of its own ("partialmoves")
  *   dontneed  madvise(MADV_DONTNEED) 1..16 pages of an anonymous slot: they
  *             read zero afterwards; with MODE filedontneed, of file slots
  *             too: they read the file's contents again. The uffd-wp tracker
@@ -42,7 +48,11 @@
  * page the process did not write has the seed of its file page, which is
  * how the file was written. The table also holds each page's protection.
  *
- * Every 50 ms it prints "PROGRESS ops=<n> t=<CLOCK_REALTIME ns>".
+ * Every 50 ms it prints "PROGRESS ops=<n> t=<CLOCK_REALTIME ns>". A fault
+ * (SIGSEGV, SIGBUS) prints a FAIL line naming the address and the slot and
+ * exits 1. With CHURN_JOURNAL=PATH in its environment it appends one line
+ * per change of its memory and mappings to PATH.<pid>, stamped with
+ * CLOCK_MONOTONIC: to follow a page through a migration.
  *
  * Checks (SIGUSR2): /proc/self/maps has every page of every slot with the
  * table's protection, private, and for file slots the file at the right
@@ -96,7 +106,7 @@ static int nslots = 64, opsms = 2, file_dontneed;
 static uint64_t rng, fileseed;
 static int filefd = -1;
 static char filepath[PATH_MAX + 16];
-static unsigned long long ops, done[NOPS], skipped, syserrs, filedn;
+static unsigned long long ops, done[NOPS], skipped, syserrs, filedn, partial;
 static int whole; /* the next unmap takes a whole slot */
 
 struct mapline {
@@ -108,6 +118,26 @@ static struct mapline maps[MAXMAPS];
 static int nmaps;
 static char mapsbuf[2 << 20];
 static uint64_t expect[WORDS];
+
+static int jfd = -1;
+static void __attribute__((format(printf, 1, 2))) jr(const char *fmt, ...)
+{
+	char buf[512];
+	struct timespec ts;
+	va_list ap;
+	int n;
+
+	if (jfd < 0)
+		return;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	n = snprintf(buf, sizeof(buf), "%lld ", ts.tv_sec * 1000000000LL + ts.tv_nsec);
+	va_start(ap, fmt);
+	n += vsnprintf(buf + n, sizeof(buf) - n, fmt, ap);
+	va_end(ap);
+	buf[n++] = '\n';
+	if (write(jfd, buf, n) < 0) {
+	}
+}
 
 /* ---- pseudo-random numbers and page contents ---- */
 
@@ -218,6 +248,7 @@ static void refill(struct slot *s, int i)
 	p->seed = newseed();
 	p->nw = 0;
 	gen((uint64_t *)addr_of(s, i), p->seed, 0);
+	jr("fill %#lx seed %#llx", addr_of(s, i), (unsigned long long)p->seed);
 }
 
 /* write_page changes a writable page: one word, or all of it. */
@@ -234,6 +265,7 @@ static void write_page(struct slot *s, int i)
 	p->nw++;
 	nth_write(p->seed, p->nw, &idx, &v);
 	((volatile uint64_t *)addr_of(s, i))[idx] = v;
+	jr("word %#lx nw %d", addr_of(s, i), p->nw);
 }
 
 /* add_slot records a new region of n pages at base, all RW, and fills 3 of 4 pages. */
@@ -254,6 +286,7 @@ static void add_slot(unsigned long base, int n, int file, long foff)
 	s->n = n;
 	s->file = file;
 	s->foff = file ? foff : 0;
+	jr("add slot %d %#lx-%#lx file %d foff %ld", k, base, end_of(s), file, foff);
 	for (i = 0; i < n; i++) {
 		s->pg[i] = untouched(s, i, P_RW);
 		if (rn(4) != 0)
@@ -268,6 +301,7 @@ static void add_slot(unsigned long base, int n, int file, long foff)
  */
 static void cut(struct slot *s, int a, int b)
 {
+	jr("cut slot %d %#lx-%#lx of %#lx-%#lx", (int)(s - slots), addr_of(s, a), addr_of(s, b), s->base, end_of(s));
 	if (a == 0 && b == s->n) {
 		s->used = 0;
 		return;
@@ -334,7 +368,7 @@ static void *map_region(unsigned long addr, int n, int flags, int file, long fof
 /* new_region chooses the kind and size of a new region of at most max pages. */
 static void new_region(int max, int *n, int *file, long *foff)
 {
-	*file = filefd >= 0 && rn(6) == 0;
+	*file = filefd >= 0 && rn(file_dontneed ? 2 : 6) == 0;
 	if (*file && max > FILEPAGES)
 		max = FILEPAGES;
 	*n = 1 + rn(max);
@@ -372,9 +406,10 @@ static int op_over(void)
 	s = &slots[k];
 	range(s->n, &a, &b);
 	n = b - a;
-	file = filefd >= 0 && n <= FILEPAGES && rn(6) == 0;
+	file = filefd >= 0 && n <= FILEPAGES && rn(file_dontneed ? 2 : 6) == 0;
 	foff = file ? rn(FILEPAGES - n + 1) : 0;
 	p = map_region(addr_of(s, a), n, MAP_FIXED, file, foff);
+	jr("mmap-fixed %#lx-%#lx file %d", addr_of(s, a), addr_of(s, b), file);
 	if (p == MAP_FAILED) {
 		syserr("mmap MAP_FIXED over", s);
 		return 1;
@@ -427,6 +462,7 @@ static int op_unmap(void)
 	s = &slots[k];
 	if ((range(s->n, &a, &b) == 3 && nfree() < 1) || whole)
 		a = 0, b = s->n;
+	jr("munmap %#lx-%#lx", addr_of(s, a), addr_of(s, b));
 	if (munmap((void *)addr_of(s, a), (b - a) * PAGE) != 0) {
 		syserr("munmap", s);
 		return 1;
@@ -445,6 +481,7 @@ static int op_protect(void)
 	s = &slots[k];
 	range(s->n, &a, &b);
 	prot = rn(10) == 0 ? P_NONE : rn(2) ? P_R : P_RW;
+	jr("mprotect %#lx-%#lx %d", addr_of(s, a), addr_of(s, b), prot);
 	if (mprotect((void *)addr_of(s, a), (b - a) * PAGE, prot) != 0) {
 		syserr("mprotect", s);
 		return 1;
@@ -465,7 +502,7 @@ static int uniform(const struct slot *s)
 	return s->pg[0].prot;
 }
 
-/* resized records that s now has n pages at base (new pages untouched). */
+/* resized records that s now has n pages at base (new pages untouched, with prot). */
 static void resized(struct slot *s, unsigned long base, int n, int prot)
 {
 	int i;
@@ -474,15 +511,51 @@ static void resized(struct slot *s, unsigned long base, int n, int prot)
 		s->pg[i] = untouched(s, i, prot);
 	s->base = base;
 	s->n = n;
-	for (i = 0; i < n && (prot & PROT_WRITE); i++)
-		if (rn(8) == 0)
+	for (i = 0; i < n; i++)
+		if ((s->pg[i].prot & PROT_WRITE) && rn(8) == 0)
 			write_page(s, i);
+}
+
+static int mapped(unsigned long a) { return msync((void *)a, PAGE, MS_ASYNC) == 0; }
+
+/*
+ * moved_prefix sorts out a move of a whole slot (old and new length the
+ * same) that failed with EFAULT. Since Linux 6.17 such a move may span
+ * several mappings; it moves them one after the other and stops with
+ * EFAULT at one it may not move, such as a mapping registered with a
+ * userfaultfd (as a migration's dirty tracking does): a prefix of the slot
+ * is at place then, the rest where it was. The prefix becomes a slot of
+ * its own (the caller made sure one is free), the placeholder's rest is
+ * unmapped. It returns the pages moved, or -1 when the memory is not as
+ * that model says.
+ */
+static int moved_prefix(struct slot *s, unsigned long place)
+{
+	int j = 0, i, k;
+	struct slot *t;
+
+	while (j < s->n && !mapped(addr_of(s, j)))
+		j++;
+	for (i = 0; i < s->n; i++)
+		if (mapped(i < j ? place + i * PAGE : addr_of(s, i)) != 1)
+			return -1;
+	munmap((void *)(place + j * PAGE), (s->n - j) * PAGE);
+	if (j == 0)
+		return 0;
+	k = free_slot();
+	t = &slots[k];
+	memcpy(t, s, sizeof(*t));
+	t->base = place;
+	t->n = j;
+	jr("mremap-partial slot %d %#lx-%#lx -> slot %d %#lx-%#lx", (int)(s - slots), s->base, addr_of(s, j), k, place, place + j * PAGE);
+	cut(s, 0, j);
+	return j;
 }
 
 static int op_remap(void)
 {
 	int k = pick(-1), prot, n, kind = rn(3), max;
-	unsigned long place;
+	unsigned long place = 0;
 	struct slot *s;
 	void *p;
 
@@ -490,7 +563,7 @@ static int op_remap(void)
 		return 0;
 	s = &slots[k];
 	prot = uniform(s);
-	if (prot < 0) {
+	if (prot < 0 && kind != 2) { /* grow and shrink need one mapping */
 		skipped++;
 		return 1;
 	}
@@ -511,9 +584,22 @@ static int op_remap(void)
 		p = mremap((void *)s->base, s->n * PAGE, n * PAGE, 0);
 		break;
 	default: /* move, maybe resizing, onto a placeholder */
-		n = s->n + rn(17) - 8;
+		n = prot < 0 ? s->n : s->n + rn(17) - 8;
 		n = n < 1 ? 1 : n > max ? max : n;
-		place = 0;
+		if (n < s->n) {
+			/* Shrink first: a move that shrinks unmaps the tail even
+			 * when it then fails. */
+			jr("munmap %#lx-%#lx", addr_of(s, n), end_of(s));
+			if (munmap((void *)addr_of(s, n), (s->n - n) * PAGE) != 0) {
+				syserr("munmap tail", s);
+				return 1;
+			}
+			cut(s, n, s->n);
+		}
+		if (n == s->n && nfree() < 1) { /* no slot for a partial move */
+			skipped++;
+			return 1;
+		}
 		if (rn(2)) {
 			int o = pick(-1);
 			if (o >= 0 && o != k) {
@@ -536,6 +622,17 @@ static int op_remap(void)
 			place = (unsigned long)p;
 		}
 		p = mremap((void *)s->base, s->n * PAGE, n * PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, (void *)place);
+		if (p == MAP_FAILED && errno == EFAULT && n == s->n) {
+			int moved = moved_prefix(s, place);
+			if (moved < 0) {
+				errno = EFAULT;
+				syserr("mremap (a move that failed half-way?)", s);
+			} else if (moved > 0)
+				partial++;
+			else
+				skipped++;
+			return 1;
+		}
 		if (p == MAP_FAILED) {
 			int e = errno;
 			munmap((void *)place, n * PAGE);
@@ -544,6 +641,7 @@ static int op_remap(void)
 		break;
 	}
 	if (p == MAP_FAILED) {
+		jr("mremap-failed slot %d kind %d %#lx-%#lx n %d: %s", k, kind, s->base, end_of(s), n, strerror(errno));
 		if (errno == EFAULT) { /* the slot is more than one mapping */
 			skipped++;
 			return 1;
@@ -551,6 +649,7 @@ static int op_remap(void)
 		syserr("mremap", s);
 		return 1;
 	}
+	jr("mremap slot %d %#lx-%#lx -> %#lx-%#lx", k, s->base, end_of(s), (unsigned long)p, (unsigned long)p + n * PAGE);
 	if (n < s->n)
 		s->n = n;
 	resized(s, (unsigned long)p, n, prot);
@@ -567,6 +666,7 @@ static int op_dontneed(void)
 	s = &slots[k];
 	a = rn(s->n);
 	n = 1 + rn(s->n - a < 16 ? s->n - a : 16);
+	jr("dontneed %#lx-%#lx", addr_of(s, a), addr_of(s, a + n));
 	if (madvise((void *)addr_of(s, a), n * PAGE, MADV_DONTNEED) != 0) {
 		syserr("madvise MADV_DONTNEED", s);
 		return 1;
@@ -757,9 +857,9 @@ static void report(void)
 		}
 	}
 	wl_out("OPS total=%llu map=%llu over=%llu next=%llu unmap=%llu protect=%llu remap=%llu "
-	       "dontneed=%llu write=%llu skipped=%llu filedontneed=%llu errors=%llu\n",
+	       "dontneed=%llu write=%llu skipped=%llu filedontneed=%llu partialmoves=%llu errors=%llu\n",
 	       ops, done[OP_MAP], done[OP_OVER], done[OP_NEXT], done[OP_UNMAP], done[OP_PROTECT],
-	       done[OP_REMAP], done[OP_DONTNEED], done[OP_WRITE], skipped, filedn, syserrs);
+	       done[OP_REMAP], done[OP_DONTNEED], done[OP_WRITE], skipped, filedn, partial, syserrs);
 	wl_out("STATS slots=%d pages=%d zero=%d file=%d readonly=%d none=%d maps=%d\n",
 	       used, pages, zero, file, ro, none, nmaps);
 }
@@ -799,6 +899,27 @@ static void corrupt(void)
 	}
 	wl_out("CORRUPT: no writable page found\n");
 	wl_failures++; /* the check must fail anyway */
+}
+
+/* on_segv reports a fault in the churn's own memory, with the table's view of it, and exits. */
+static void on_segv(int sig, siginfo_t *si, void *uc)
+{
+	unsigned long a = (unsigned long)si->si_addr;
+	int k;
+
+	(void)uc;
+	for (k = 0; k < nslots; k++) {
+		struct slot *s = &slots[k];
+		if (s->used && s->base <= a && a < end_of(s)) {
+			int i = (a - s->base) / PAGE;
+			wl_out("FAIL: signal %d at %#lx: slot %d page %d/%d (%#lx-%#lx, %s, prot %s)\n", sig, a, k, i, s->n,
+			       s->base, end_of(s), s->file ? "file" : "anonymous", perms_of(s->pg[i].prot));
+			jr("SEGV %#lx slot %d page %d", a, k, i);
+			_exit(1);
+		}
+	}
+	wl_out("FAIL: signal %d at %#lx: in no slot\n", sig, a);
+	_exit(1);
 }
 
 /* ---- set-up and main loop ---- */
@@ -845,6 +966,16 @@ int main(int argc, char **argv)
 	int i;
 
 	wl_init(WL_WAIT_OTHER);
+	{
+		struct sigaction sa = { .sa_sigaction = on_segv, .sa_flags = SA_SIGINFO };
+		sigaction(SIGSEGV, &sa, NULL);
+		sigaction(SIGBUS, &sa, NULL);
+	}
+	if (getenv("CHURN_JOURNAL")) {
+		char jp[PATH_MAX];
+		snprintf(jp, sizeof(jp), "%s.%d", getenv("CHURN_JOURNAL"), (int)getpid());
+		jfd = open(jp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	}
 	if (argc > 1)
 		nslots = atoi(argv[1]);
 	if (argc > 2)
