@@ -363,17 +363,34 @@ func messageError(typ uint16, body []byte) string {
 }
 
 // reap waits for a restored process (our child: the restorer clones it
-// with CLONE_PARENT) so that it does not stay a zombie.
+// with CLONE_PARENT) to end and reaps it, so that it does not stay a
+// zombie. It must not wait4 for it while it lives: this daemon may trace
+// it later (to migrate it on), and a waiter in the tracer's thread group
+// takes the ptrace stops meant for the tracer. So it polls a pidfd, which
+// becomes readable when the process has exited, and reaps it only then.
 func (d *Daemon) reap(pid int) {
-	var ws unix.WaitStatus
+	defer d.procs.Add(-1)
+	fd, err := unix.PidfdOpen(pid, 0)
+	if err != nil {
+		d.log.Warn("migrated process: pidfd_open", "pid", pid, "error", err)
+		return
+	}
+	defer unix.Close(fd)
 	for {
-		_, err := unix.Wait4(pid, &ws, 0, nil)
+		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
 		if err != unix.EINTR {
 			break
 		}
 	}
-	d.procs.Add(-1)
-	d.log.Info("migrated process ended", "pid", pid, "status", ws.ExitStatus(), "signal", ws.Signal())
+	var info unix.Siginfo
+	for {
+		err = unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED, nil)
+		if err != unix.EINTR {
+			break
+		}
+	}
+	// ECHILD: a tracer of ours (migrating it on) reaped it first.
+	d.log.Info("migrated process ended", "pid", pid, "error", err)
 }
 
 // fault crashes the daemon at point when so configured (tests only):

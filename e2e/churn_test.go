@@ -180,19 +180,10 @@ func TestMigrateChurnFileDontneed(t *testing.T) {
 }
 
 // TestMigrateChurnBackAndForth moves one churning process h1 -> h2 -> h1
-// -> h2 and checks it at the end (the check ends it).
-//
-// Known bug, so it runs only with MIGRATE_E2E_KNOWN_BUGS=1: a process
-// restored by a daemon is that daemon's child, and the daemon waits for
-// it (wait4 in daemon.reap); when the same daemon later seizes it to
-// migrate it on, that wait4 takes the ptrace stop meant for the tracer
-// (waiters in the tracer's thread group see its tracees' stops): the
-// daemon logs "migrated process ended" at once and the migration hangs
-// until the client's timeout.
+// -> h2 and checks it at the end (the check ends it). A daemon migrates
+// out a process it restored itself: its own child, which its reaper must
+// not wait for while it is traced.
 func TestMigrateChurnBackAndForth(t *testing.T) {
-	if os.Getenv("MIGRATE_E2E_KNOWN_BUGS") == "" {
-		t.Skip("known bug: a daemon cannot migrate out a process it restored (its reaper takes the tracer's ptrace stops); set MIGRATE_E2E_KNOWN_BUGS=1 to run")
-	}
 	l := newLab(t, "t-churnb")
 	h1, _ := l.Host("h1")
 	h2, _ := l.Host("h2")
