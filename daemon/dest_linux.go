@@ -400,6 +400,10 @@ func (d *Daemon) reap(pid int) {
 func (d *Daemon) fault(point string) {
 	switch d.cfg.Fault {
 	case point:
+		if point == "after-go" {
+			// Sent is not delivered: give Go the time to arrive.
+			time.Sleep(300 * time.Millisecond)
+		}
 		d.log.Warn("fault injection: crashing", "point", point)
 		_ = unix.Kill(os.Getpid(), unix.SIGKILL)
 		select {}

@@ -38,6 +38,9 @@ func (d *Daemon) MigrateOut(ctx context.Context, req api.MigrateRequest, progres
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	conn, err := transport.Dial(dctx, target.Meta.QUICAddr, d.identity, target.Name, cfg)
 	cancel()
+	if errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil {
+		return rep, fmt.Errorf("connect to %s at %s: no answer in 10s (is its migrated running?): %w", target.Name, target.Meta.QUICAddr, err)
+	}
 	if err != nil {
 		return rep, fmt.Errorf("connect to %s at %s: %w", target.Name, target.Meta.QUICAddr, err)
 	}

@@ -1,8 +1,12 @@
 package e2e
 
 import (
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/migrate-dev/migrate/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // TestMigrateWorkloads moves each self-checking workload from h1 to h2
@@ -60,6 +64,25 @@ func TestMigrateBadInput(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("migrate %d %s: %v, want %q", tc.pid, tc.host, err, tc.want)
 		}
+	}
+	// Another user may not move root's process.
+	migrateBin, _ := testutil.Binaries(t)
+	out, code := execOut(t, h1, "setpriv", "--reuid", "65534", "--regid", "65534", "--clear-groups",
+		migrateBin, strconv.Itoa(g.pid), "h2")
+	if code == 0 || !strings.Contains(out, "belongs to another user") {
+		t.Errorf("migrate as uid 65534: exit %d: %s", code, out)
+	}
+	// A host whose daemon is gone (the cluster may not know it yet).
+	h2, _ := l.Host("h2")
+	if err := h2.KillDaemon(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := migrate(h1, g.pid, "h2"); err == nil {
+		t.Error("migration to a host without a daemon succeeded")
+	} else if !strings.Contains(err.Error(), "h2") {
+		t.Errorf("host without a daemon: %v does not name the host", err)
+	} else {
+		t.Logf("host without a daemon: %v", err)
 	}
 	if err := g.verifyIn(h1); err != nil {
 		t.Fatalf("after the refused migrations: %v", err)

@@ -23,8 +23,14 @@ const hostFlags = unix.CLONE_NEWPID | unix.CLONE_NEWNS | unix.CLONE_NEWNET | uni
 func (l *Lab) addHost(ctx context.Context, k int) error {
 	name := HostName(k)
 	dir := l.hostDir(name)
-	for _, d := range []string{dir, filepath.Join(dir, "run"), filepath.Join(dir, "state")} {
-		if err := os.MkdirAll(d, 0o700); err != nil {
+	// run is the host's /run/migrated, where the API socket lives: every
+	// user of the host reaches it (the daemon authorizes each caller), as
+	// on a real machine. Outside the host the host's own directory guards it.
+	for _, d := range []struct {
+		path string
+		mode os.FileMode
+	}{{dir, 0o700}, {filepath.Join(dir, "run"), 0o755}, {filepath.Join(dir, "state"), 0o700}} {
+		if err := os.MkdirAll(d.path, d.mode); err != nil {
 			return err
 		}
 	}
