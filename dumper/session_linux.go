@@ -264,7 +264,7 @@ func (m *MemReader) Copy(spans []Span, sink PageSink) error {
 
 func policyOf(v image.VMA) contentPolicy {
 	switch {
-	case v.Kind == image.VMAVDSO || v.Kind == image.VMAVVar || v.Kind == image.VMAVVarVClock:
+	case v.Kind.Special():
 		return contentNone
 	case v.Kind == image.VMAFile && v.Flags&image.MapShared != 0:
 		return contentNone

@@ -52,6 +52,12 @@ func (k VMAKind) Known() bool {
 	return int(k) < len(vmaKindNames) && vmaKindNames[k] != ""
 }
 
+// Special reports whether k is one of the kernel's own mappings (vdso,
+// vvar): they hold no pages of the process and move only as a whole.
+func (k VMAKind) Special() bool {
+	return k == VMAVDSO || k == VMAVVar || k == VMAVVarVClock
+}
+
 func (k VMAKind) String() string {
 	if k.Known() {
 		return vmaKindNames[k]

@@ -47,7 +47,7 @@ func retracked(added, cur []image.VMA, ranges []Range) []image.VMA {
 // truth).
 func takesPages(v image.VMA) bool {
 	switch {
-	case v.Kind == image.VMAVDSO || v.Kind == image.VMAVVar || v.Kind == image.VMAVVarVClock:
+	case v.Kind.Special():
 		return false
 	case v.Kind == image.VMAFile && v.Flags&image.MapShared != 0:
 		return false
@@ -114,7 +114,7 @@ func layoutSpans(pending []dumper.Span, vmas []image.VMA) []dumper.Span {
 // mappings (mprotect keeps the write protection of the pages).
 func canTrack(v image.VMA) bool {
 	return v.Flags&image.MapPrivate != 0 &&
-		v.Kind != image.VMAVDSO && v.Kind != image.VMAVVar && v.Kind != image.VMAVVarVClock
+		!v.Kind.Special()
 }
 
 func trackable(vmas []image.VMA) []Range {

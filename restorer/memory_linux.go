@@ -39,9 +39,7 @@ var specialNames = map[string]image.VMAKind{
 	"[vdso]": image.VMAVDSO, "[vvar]": image.VMAVVar, "[vvar_vclock]": image.VMAVVarVClock,
 }
 
-func isSpecial(k image.VMAKind) bool {
-	return k == image.VMAVDSO || k == image.VMAVVar || k == image.VMAVVarVClock
-}
+func isSpecial(k image.VMAKind) bool { return k.Special() }
 
 // clearLayout unmaps everything the task inherited from the stub except
 // the area and the kernel's special mappings.
