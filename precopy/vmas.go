@@ -113,8 +113,7 @@ func layoutSpans(pending []dumper.Span, vmas []image.VMA) []dumper.Span {
 // write and take the write permission back between two looks at its
 // mappings (mprotect keeps the write protection of the pages).
 func canTrack(v image.VMA) bool {
-	return v.Flags&image.MapPrivate != 0 &&
-		!v.Kind.Special()
+	return v.Flags&image.MapPrivate != 0 && !v.Kind.Special()
 }
 
 func trackable(vmas []image.VMA) []Range {
