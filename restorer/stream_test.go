@@ -1,0 +1,145 @@
+package restorer_test
+
+import (
+	"context"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/migrate-dev/migrate/dumper"
+	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/testutil"
+	"github.com/migrate-dev/migrate/restorer"
+)
+
+// sleepLayout returns the layout of a sleep process that is gone by then,
+// so that its PID is free for a Stream.
+func sleepLayout(t *testing.T) *image.Checkpoint {
+	t.Helper()
+	testutil.RequireRoot(t)
+	cmd := exec.Command("sleep", "1000")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	s, err := dumper.Seize(cmd.Process.Pid)
+	if err != nil {
+		cmd.Process.Kill()
+		cmd.Wait()
+		t.Fatal(err)
+	}
+	vmas, err := s.Mappings()
+	var layout *image.Checkpoint
+	if err == nil {
+		layout, err = s.Layout(vmas)
+	}
+	s.Kill()
+	cmd.Wait()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return layout
+}
+
+func vmasOf(c *image.Checkpoint) []image.VMA { return c.Processes[0].MM.VMAs }
+
+// TestStreamRefusesBadLayouts: layouts and pages from a source are checked
+// like an image: each refusal names the problem, and the half-built
+// process is killed by Abort.
+func TestStreamRefusesBadLayouts(t *testing.T) {
+	layout := sleepLayout(t)
+	s, err := restorer.BeginStream(context.Background(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := s.PID()
+	defer func() {
+		s.Abort()
+		if err := syscall.Kill(pid, 0); err == nil {
+			t.Errorf("pid %d survives Abort", pid)
+		}
+	}()
+	var anon, vdso int = -1, -1
+	for i, v := range vmasOf(layout) {
+		switch {
+		case v.Kind == image.VMAVDSO:
+			vdso = i
+		case v.Kind != image.VMAFile && !v.Kind.Special() && anon < 0 && v.Prot&image.ProtWrite != 0:
+			anon = i // the stack at least
+		}
+	}
+	if anon < 0 || vdso < 0 {
+		t.Fatalf("sleep has no writable anonymous mapping (not even a stack) or no vdso: %v", vmasOf(layout))
+	}
+	edited := func(edit func([]image.VMA) []image.VMA) *image.Checkpoint {
+		c := *layout
+		c.Processes = slices.Clone(layout.Processes)
+		c.Processes[0].MM.VMAs = edit(slices.Clone(vmasOf(layout)))
+		return &c
+	}
+	for _, tc := range []struct {
+		name  string
+		c     *image.Checkpoint
+		fresh []restorer.Range
+		want  string
+	}{
+		{"changed, not sent anew", edited(func(vs []image.VMA) []image.VMA {
+			vs[anon].Prot &^= image.ProtWrite
+			return vs
+		}), nil, "changed but is not sent anew"},
+		{"vdso moved", edited(func(vs []image.VMA) []image.VMA {
+			vs[vdso].Start, vs[vdso].End = vs[vdso].Start-1<<30, vs[vdso].End-1<<30
+			slices.SortFunc(vs, func(a, b image.VMA) int { return int(int64(a.Start>>12) - int64(b.Start>>12)) })
+			return vs
+		}), nil, "moved"},
+		{"overlapping mappings", edited(func(vs []image.VMA) []image.VMA {
+			vs[0].End = vs[1].Start + image.PageSize
+			return vs
+		}), nil, "overlaps"},
+		{"over the restore area", edited(func(vs []image.VMA) []image.VMA {
+			// The first place the restorer tries for its area.
+			v := image.VMA{Start: 0x2000_0000_0000, End: 0x2000_0000_1000, Prot: image.ProtRead | image.ProtWrite,
+				Flags: image.MapPrivate | image.MapAnonymous, Kind: image.VMAAnon}
+			vs = append(vs, v)
+			slices.SortFunc(vs, func(a, b image.VMA) int { return int(int64(a.Start>>12) - int64(b.Start>>12)) })
+			return vs
+		}), []restorer.Range{{Start: 0x2000_0000_0000, End: 0x2000_0000_1000}}, "restore area"},
+		{"another pid", func() *image.Checkpoint {
+			c := edited(func(vs []image.VMA) []image.VMA { return vs })
+			c.Processes[0].PID++
+			return c
+		}(), nil, "layout of pid"},
+	} {
+		err := s.Update(tc.c, tc.fresh)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// Pages only where the layout takes them.
+	page := make([]byte, image.PageSize)
+	for _, tc := range []struct {
+		name string
+		addr uint64
+		want string
+	}{
+		{"outside the mappings", 0x1000, "outside the process's mappings"},
+		{"into the vdso", vmasOf(layout)[vdso].Start, "does not take page contents"},
+		{"misaligned", vmasOf(layout)[anon].Start + 8, "malformed"},
+	} {
+		err := s.WriteBatch(func(fn func(uint64, []byte, bool, uint64) error) error {
+			return fn(tc.addr, page, false, 1)
+		})
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("page %s: %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	// A good page still goes in (the lowest page of the stack, say).
+	err = s.WriteBatch(func(fn func(uint64, []byte, bool, uint64) error) error {
+		return fn(vmasOf(layout)[anon].Start, page, false, 1)
+	})
+	if err != nil {
+		t.Errorf("a page into a writable anonymous mapping: %v", err)
+	}
+}
