@@ -4,6 +4,7 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestNoneTracker(t *testing.T) {
@@ -94,6 +95,18 @@ func TestNextThrottle(t *testing.T) {
 	} {
 		if got := nextThrottle(c.cur, c.dirty, c.link); got < c.want-1e-9 || got > c.want+1e-9 {
 			t.Errorf("nextThrottle(%v, %v, %v) = %v, want %v", c.cur, c.dirty, c.link, got, c.want)
+		}
+	}
+}
+
+func TestPagesBudget(t *testing.T) {
+	for _, c := range []struct{ max, want time.Duration }{
+		{50 * time.Millisecond, 35 * time.Millisecond},
+		{20 * time.Millisecond, 10 * time.Millisecond},
+		{time.Second, time.Second - freezeFixed},
+	} {
+		if got := pagesBudget(c.max); got != c.want {
+			t.Errorf("pagesBudget(%v) = %v, want %v", c.max, got, c.want)
 		}
 	}
 }
