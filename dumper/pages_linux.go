@@ -139,14 +139,22 @@ const pteMarkerSwapType = 1<<5 - 1
 func marker(e procfs.PagemapEntry) bool { return e.Swapped() && e.SwapType() == pteMarkerSwapType }
 
 // chunk is a piece of memory read from the process, with its zero pages
-// marked, on its way to the sink.
+// marked, on its way to the sink: up to readChunk bytes of one or more
+// spans (a frozen last round is mostly single scattered pages, and one
+// process_vm_readv per page cost 5x the time of one per chunk).
 type chunk struct {
-	addr uint64
-	buf  []byte
-	zero []bool
-	skip []bool // pages left out (tolerant reads); nil when none
-	err  error
+	addrs    []uint64 // address of each page of buf
+	buf      []byte
+	zero     []bool
+	skip     []bool // pages left out (tolerant reads); nil when none
+	remote   []linux.RemoteRange
+	readable bool
+	err      error
 }
+
+// maxChunkSpans bounds the spans of one chunk (IOV_MAX remote iovecs: one
+// process_vm_readv).
+const maxChunkSpans = linux.IOV_MAX
 
 // pipeBuffers is how many chunks are in flight between reader and writer.
 const pipeBuffers = 3
@@ -161,7 +169,8 @@ func (s *pageSaver) copySpans(spans []span, w PageSink) error {
 	if s.bufs == nil {
 		s.bufs = make(chan chunk, pipeBuffers)
 		for range pipeBuffers {
-			s.bufs <- chunk{buf: make([]byte, readChunk), zero: make([]bool, readChunk/pageSize)}
+			s.bufs <- chunk{buf: make([]byte, readChunk), zero: make([]bool, readChunk/pageSize),
+				addrs: make([]uint64, 0, readChunk/pageSize)}
 		}
 	}
 	free := s.bufs
@@ -183,33 +192,65 @@ func (s *pageSaver) copySpans(spans []span, w PageSink) error {
 	return err
 }
 
+// reader fills chunks with the spans, in order: consecutive readable
+// pieces share a chunk (one process_vm_readv for all of them); pieces the
+// process cannot read go alone, through /proc/PID/mem.
 func (s *pageSaver) reader(spans []span, free <-chan chunk, full chan<- chunk, stop <-chan struct{}) {
 	defer close(full)
+	var c chunk
+	have := false
+	send := func() bool {
+		if !have {
+			return true
+		}
+		have = false
+		s.fill(&c)
+		full <- c
+		return c.err == nil
+	}
 	for _, sp := range spans {
 		for addr := sp.start; addr < sp.end; {
-			var c chunk
-			select {
-			case c = <-free:
-			case <-stop:
-				return
-			}
 			n := min(uint64(readChunk), sp.end-addr)
-			// A chunk comes back with the skip marks of its last use.
-			c.addr, c.buf, c.zero, c.skip = addr, c.buf[:n], c.zero[:n/pageSize], c.skip[:0]
-			c.err = s.read(addr, c.buf, sp.readable)
-			if c.err != nil && s.tolerant && faulted(c.err) {
-				c.err = s.readPages(&c, sp.readable)
-			}
-			if c.err == nil {
-				for i := range c.zero {
-					c.zero[i] = bytes.Equal(c.buf[i*pageSize:(i+1)*pageSize], zeroPage)
+			if have && (!sp.readable || !c.readable || uint64(len(c.buf))+n > readChunk || len(c.remote) >= maxChunkSpans) {
+				if !send() {
+					return
 				}
 			}
-			full <- c
-			if c.err != nil {
-				return
+			if !have {
+				select {
+				case c = <-free:
+				case <-stop:
+					return
+				}
+				// A chunk comes back with the marks of its last use.
+				c.addrs, c.buf, c.remote, c.skip, c.err = c.addrs[:0], c.buf[:0], c.remote[:0], c.skip[:0], nil
+				c.readable, have = sp.readable, true
 			}
+			for a := addr; a < addr+n; a += pageSize {
+				c.addrs = append(c.addrs, a)
+			}
+			c.buf = c.buf[:len(c.buf)+int(n)]
+			c.remote = append(c.remote, linux.RemoteRange{Addr: addr, Len: n})
 			addr += n
+		}
+	}
+	send()
+}
+
+// fill reads the chunk's pages and marks the zero ones.
+func (s *pageSaver) fill(c *chunk) {
+	c.zero = c.zero[:len(c.addrs)]
+	if c.readable {
+		_, c.err = linux.ProcessVMReadv(s.pid, [][]byte{c.buf}, c.remote)
+	} else {
+		c.err = s.read(c.addrs[0], c.buf, false)
+	}
+	if c.err != nil && s.tolerant && faulted(c.err) {
+		c.err = s.readPages(c)
+	}
+	if c.err == nil {
+		for i := range c.zero {
+			c.zero[i] = bytes.Equal(c.buf[i*pageSize:(i+1)*pageSize], zeroPage)
 		}
 	}
 }
@@ -241,11 +282,11 @@ func faulted(err error) bool { return errors.Is(err, unix.EFAULT) || errors.Is(e
 
 // readPages reads a chunk page by page, leaving out the pages that fault
 // (marked by a nil buffer slot: zero stays false and skip is set).
-func (s *pageSaver) readPages(c *chunk, readable bool) error {
+func (s *pageSaver) readPages(c *chunk) error {
 	c.skip = c.skip[:0]
-	for i := range c.zero {
+	for i, a := range c.addrs {
 		p := c.buf[i*pageSize : (i+1)*pageSize]
-		err := s.read(c.addr+uint64(i)*pageSize, p, readable)
+		err := s.read(a, p, c.readable)
 		if err != nil && !faulted(err) {
 			return err
 		}
@@ -254,12 +295,13 @@ func (s *pageSaver) readPages(c *chunk, readable bool) error {
 	return nil
 }
 
-// record hands a chunk to the sink as runs of zero and non-zero pages.
+// record hands a chunk to the sink as runs of contiguous zero and
+// non-zero pages.
 func (s *pageSaver) record(c chunk, w PageSink) error {
 	skipped := func(i int) bool { return len(c.skip) > i && c.skip[i] }
 	for i := 0; i < len(c.zero); {
 		if skipped(i) {
-			addr := c.addr + uint64(i)*pageSize
+			addr := c.addrs[i]
 			if n := len(s.skipped); n > 0 && s.skipped[n-1].end == addr {
 				s.skipped[n-1].end += pageSize
 			} else {
@@ -269,10 +311,10 @@ func (s *pageSaver) record(c chunk, w PageSink) error {
 			continue
 		}
 		j := i + 1
-		for j < len(c.zero) && c.zero[j] == c.zero[i] && !skipped(j) {
+		for j < len(c.zero) && c.zero[j] == c.zero[i] && !skipped(j) && c.addrs[j] == c.addrs[j-1]+pageSize {
 			j++
 		}
-		addr, pages := c.addr+uint64(i)*pageSize, uint64(j-i)
+		addr, pages := c.addrs[i], uint64(j-i)
 		var err error
 		if c.zero[i] {
 			err = w.AddZero(addr, pages)

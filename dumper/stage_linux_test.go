@@ -101,3 +101,49 @@ func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
 		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
 	}
 }
+
+// BenchmarkStageMemReaderScattered is the read stage of a frozen last
+// round: 8192 single dirty pages spread over 1 GiB (every 32nd page), as
+// the dirty tracker reports them. One op copies the 8192 pages.
+func BenchmarkStageMemReaderScattered(b *testing.B) {
+	p, err := workload.Start(context.Background(), "bigmem", "1024", "random")
+	if errors.Is(err, workload.ErrNoCompiler) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer p.Kill()
+	m := regexp.MustCompile(`region=(0x[0-9a-f]+)`).FindStringSubmatch(p.Output())
+	if m == nil {
+		b.Fatalf("no region in the workload's output: %q", p.Output())
+	}
+	start, err := strconv.ParseUint(m[1], 0, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := NewMemReader(p.PID)
+	if err != nil {
+		b.Skip(err)
+	}
+	defer r.Close()
+	const n = 8192
+	spans := make([]Span, n)
+	for i := range spans {
+		a := start + uint64(i)*32*pageSize
+		spans[i] = Span{Start: a, End: a + pageSize, Readable: true}
+	}
+	var sink discardSink
+	b.SetBytes(n * pageSize)
+	for b.Loop() {
+		if err := r.Copy(spans, &sink); err != nil {
+			if errors.Is(err, syscall.EPERM) {
+				b.Skipf("reading pid %d: %v", p.PID, err)
+			}
+			b.Fatal(err)
+		}
+	}
+	if sink.data+sink.zero != uint64(b.N)*n {
+		b.Fatalf("copied %d pages, want %d", sink.data+sink.zero, b.N*n)
+	}
+}
