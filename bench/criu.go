@@ -20,6 +20,8 @@ package main
 // (it has neither).
 
 import (
+	"github.com/migrate-dev/migrate/internal/workload"
+
 	"context"
 	"errors"
 	"fmt"
@@ -236,7 +238,7 @@ func (h *harness) criuOnce(ctx context.Context, bin string, p Point) CRIURun {
 	if err != nil {
 		return r.fail(err)
 	}
-	b := parseBeats(data, beatPeriodMS, t0.UnixNano())
+	b := workload.ParseBeats(data, beatPeriodMS, t0.UnixNano())
 	if b.CountErrors > 0 {
 		return r.fail(fmt.Errorf("heartbeat counts lost or repeated %d times", b.CountErrors))
 	}

@@ -2,70 +2,9 @@ package main
 
 import (
 	"bytes"
-	"math"
-	"strconv"
+
+	"github.com/migrate-dev/migrate/internal/workload"
 )
-
-// Beats is what a heartbeat file says about an interval of time.
-type Beats struct {
-	N int // lines in the window
-	// MaxGapMS is the longest interval between consecutive lines.
-	MaxGapMS float64
-	// Missed counts the beats that should have been written at the
-	// workload's period but were not: floor(interval/period)-1 summed
-	// over the intervals.
-	Missed int
-	// CountErrors counts lines whose count is not the previous one plus
-	// one: a lost line, or a process that ran twice. Always 0 when the
-	// migration is correct.
-	CountErrors int
-}
-
-// parseBeats reads "<count> <realtime ns>" lines. Intervals that end
-// before fromNS are left out (the workload's start); fromNS 0 takes all.
-// Foreign lines and a last line without its newline (still being written)
-// are skipped.
-func parseBeats(data []byte, periodMS float64, fromNS int64) Beats {
-	var b Beats
-	var prevC, prevT int64
-	have := false
-	end := bytes.LastIndexByte(data, '\n')
-	for line := range bytes.Lines(data[:end+1]) {
-		c, t, ok := parseBeat(bytes.TrimSuffix(line, []byte{'\n'}))
-		if !ok {
-			continue
-		}
-		if t >= fromNS {
-			b.N++
-			if have {
-				b.add(float64(t-prevT)/1e6, c-prevC, periodMS)
-			}
-		}
-		prevC, prevT, have = c, t, true
-	}
-	return b
-}
-
-// add accounts for one interval between two lines.
-func (b *Beats) add(gapMS float64, step int64, periodMS float64) {
-	b.MaxGapMS = math.Max(b.MaxGapMS, gapMS)
-	if periodMS > 0 && gapMS >= 2*periodMS {
-		b.Missed += int(gapMS/periodMS) - 1
-	}
-	if step != 1 {
-		b.CountErrors++
-	}
-}
-
-func parseBeat(line []byte) (count, ns int64, ok bool) {
-	a, rest, found := bytes.Cut(line, []byte{' '})
-	if !found {
-		return 0, 0, false
-	}
-	c, err1 := strconv.ParseInt(string(a), 10, 64)
-	t, err2 := strconv.ParseInt(string(rest), 10, 64)
-	return c, t, err1 == nil && err2 == nil && c > 0
-}
 
 // lastBeatNS returns the time of the last whole line of a heartbeat file's
 // tail, or 0.
@@ -78,7 +17,7 @@ func lastBeatNS(tail []byte) int64 {
 	if i := bytes.LastIndexByte(tail, '\n'); i >= 0 {
 		tail = tail[i+1:]
 	}
-	_, t, ok := parseBeat(tail)
+	_, t, ok := workload.ParseBeat(tail)
 	if !ok {
 		return 0
 	}

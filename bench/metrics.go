@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/internal/workload"
 )
 
 // daemonSample is both daemons' counters at one moment.
@@ -75,7 +76,7 @@ func (p *rssPoller) finish(s *daemonSample) {
 // fill sets the run's figures from the tool's report, the heartbeat and
 // the daemons' counters before and after. limit is the bare QUIC GiB/s
 // (0: not measured).
-func (r *Run) fill(rep api.MigrateReport, b Beats, before, after daemonSample, limit float64) {
+func (r *Run) fill(rep api.MigrateReport, b workload.Beats, before, after daemonSample, limit float64) {
 	r.TotalMS, r.FrozenMS, r.RestoreMS = rep.TotalMS, rep.FrozenMS, rep.RestoreMS
 	r.Freeze, r.Throttle = rep.Freeze, rep.Throttle
 	r.Rounds, r.Tracker = rep.Rounds, rep.Tracker

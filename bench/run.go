@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/internal/workload"
 	"github.com/migrate-dev/migrate/lab"
 )
 
@@ -157,7 +158,7 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	if err != nil {
 		return r.fail(err)
 	}
-	r.fill(rep, parseBeats(data, beatPeriodMS, begin.UnixNano()), before, after, h.limit)
+	r.fill(rep, workload.ParseBeats(data, beatPeriodMS, begin.UnixNano()), before, after, h.limit)
 	if r.CountErrors > 0 {
 		return r.fail(fmt.Errorf("heartbeat counts lost or repeated %d times", r.CountErrors))
 	}

@@ -4,12 +4,11 @@ import (
 	"context"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/internal/workload"
 )
 
 // TestHeartbeat: a process writing a heartbeat every millisecond moves
@@ -46,32 +45,13 @@ func TestHeartbeat(t *testing.T) {
 // of missing counts and the number of beats; it logs when the longest gap
 // began.
 func gaps(t *testing.T, path string) (float64, int, int) {
-	b, err := os.ReadFile(path)
+	data, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var prevN int
-	var prevT int64
-	var gap float64
-	var at int64
-	missing, n := 0, 0
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		c, _ := strconv.Atoi(f[0])
-		ts, _ := strconv.ParseInt(f[1], 10, 64)
-		if prevN > 0 {
-			missing += c - prevN - 1
-			if g := float64(ts-prevT) / 1e6; g > gap {
-				gap, at = g, prevT
-			}
-		}
-		prevN, prevT, n = c, ts, n+1
-	}
-	t.Logf("longest gap %.1f ms began %s, %.0f ms before the last beat", gap, time.Unix(0, at).Format("15:04:05.000"), float64(prevT-at)/1e6)
-	return gap, missing, n
+	b := workload.ParseBeats(data, 0, 0)
+	t.Logf("longest gap %.1f ms began %s", b.MaxGapMS, time.Unix(0, b.MaxGapAtNS).Format("15:04:05.000"))
+	return b.MaxGapMS, int(b.Lost), b.N
 }
 
 // TestHeartbeatWhileDirtying: a 256 MiB process that writes 20 MiB/s

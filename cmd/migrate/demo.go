@@ -12,6 +12,7 @@ import (
 
 	"github.com/migrate-dev/migrate/api"
 	"github.com/migrate-dev/migrate/internal/cli"
+	"github.com/migrate-dev/migrate/internal/workload"
 	"github.com/migrate-dev/migrate/lab"
 	"golang.org/x/sys/unix"
 )
@@ -82,8 +83,9 @@ func runDemo(ctx context.Context, args []string) error {
 	if err := waitBeats(beats, at+50); err != nil {
 		return err
 	}
-	gap, missing := beatGaps(beats)
-	fmt.Printf("   heartbeat went on from %d to %d on h2; missing counts: %d; longest gap %.1f ms\n", at, lastBeat(beats), missing, gap)
+	data, _ := os.ReadFile(beats)
+	b := workload.ParseBeats(data, 0, 0)
+	fmt.Printf("   heartbeat went on from %d to %d on h2; missing counts: %d; longest gap %.1f ms\n", at, lastBeat(beats), b.Lost, b.MaxGapMS)
 	for i := 0; h1.Signal(pid, 0) == nil; i++ { // a zombie until h1's init reaps it
 		if i == 100 {
 			return fmt.Errorf("pid %d still exists on h1", pid)
@@ -112,27 +114,4 @@ func lastBeat(path string) int {
 	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
 	n, _ := strconv.Atoi(strings.Fields(lines[len(lines)-1] + " 0")[0])
 	return n
-}
-
-// beatGaps returns the longest time between two beats and how many counts
-// are missing.
-func beatGaps(path string) (float64, int) {
-	b, _ := os.ReadFile(path)
-	var prevN, missing int
-	var prevT int64
-	var gap float64
-	for _, line := range strings.Split(strings.TrimSpace(string(b)), "\n") {
-		f := strings.Fields(line)
-		if len(f) != 2 {
-			continue
-		}
-		n, _ := strconv.Atoi(f[0])
-		t, _ := strconv.ParseInt(f[1], 10, 64)
-		if prevN > 0 {
-			missing += n - prevN - 1
-			gap = max(gap, float64(t-prevT)/1e6)
-		}
-		prevN, prevT = n, t
-	}
-	return gap, missing
 }

@@ -1,0 +1,80 @@
+package workload
+
+import (
+	"bytes"
+	"strconv"
+)
+
+// The heartbeat of the counter and benchload workloads (c/beat.h): one
+// line "<count> <CLOCK_REALTIME ns>" per beat, counts 1, 2, 3, ...
+
+// Beats is what a heartbeat file says about an interval of time.
+type Beats struct {
+	N int // lines in the window
+	// MaxGapMS is the longest interval between consecutive lines, which
+	// began at MaxGapAtNS.
+	MaxGapMS   float64
+	MaxGapAtNS int64
+	// Missed counts the beats that should have been written at the
+	// workload's period but were not: floor(interval/period)-1 summed
+	// over the intervals.
+	Missed int
+	// CountErrors counts lines whose count is not the previous one plus
+	// one: a lost line, or a process that ran twice. Always 0 when the
+	// migration is correct.
+	CountErrors int
+	// Lost is how many counts the lines skip in all.
+	Lost int64
+}
+
+// ParseBeats reads "<count> <realtime ns>" lines. Intervals that end
+// before fromNS are left out (the workload's start); fromNS 0 takes all.
+// Foreign lines and a last line without its newline (still being written)
+// are skipped.
+func ParseBeats(data []byte, periodMS float64, fromNS int64) Beats {
+	var b Beats
+	var prevC, prevT int64
+	have := false
+	end := bytes.LastIndexByte(data, '\n')
+	for line := range bytes.Lines(data[:end+1]) {
+		c, t, ok := ParseBeat(bytes.TrimSuffix(line, []byte{'\n'}))
+		if !ok {
+			continue
+		}
+		if t >= fromNS {
+			b.N++
+			if have {
+				b.add(float64(t-prevT)/1e6, prevT, c-prevC, periodMS)
+			}
+		}
+		prevC, prevT, have = c, t, true
+	}
+	return b
+}
+
+// add accounts for one interval between two lines.
+func (b *Beats) add(gapMS float64, fromNS, step int64, periodMS float64) {
+	if gapMS > b.MaxGapMS {
+		b.MaxGapMS, b.MaxGapAtNS = gapMS, fromNS
+	}
+	if periodMS > 0 && gapMS >= 2*periodMS {
+		b.Missed += int(gapMS/periodMS) - 1
+	}
+	if step != 1 {
+		b.CountErrors++
+	}
+	if step > 1 {
+		b.Lost += step - 1
+	}
+}
+
+// ParseBeat parses one line "<count> <realtime ns>".
+func ParseBeat(line []byte) (count, ns int64, ok bool) {
+	a, rest, found := bytes.Cut(line, []byte{' '})
+	if !found {
+		return 0, 0, false
+	}
+	c, err1 := strconv.ParseInt(string(a), 10, 64)
+	t, err2 := strconv.ParseInt(string(rest), 10, 64)
+	return c, t, err1 == nil && err2 == nil && c > 0
+}
