@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/workload"
 	"golang.org/x/sys/unix"
 )
@@ -21,7 +22,7 @@ func TestMain(m *testing.M) {
 	}
 	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	code := m.Run()
-	reapOrphans()
+	linux.ReapOrphans()
 	os.Exit(code)
 }
 

@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/cli"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,10 +105,10 @@ func run(ctx context.Context, args []string) error {
 	}
 	// Lab processes whose parent exits are reparented to us, not to a PID
 	// 1 that may not reap them.
-	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
-		return fmt.Errorf("become child subreaper: %w", err)
+	if err := linux.BecomeSubreaper(); err != nil {
+		return err
 	}
-	defer reapOrphans()
+	defer linux.ReapOrphans()
 	res, err := Bench(ctx, opt)
 	if res != nil {
 		if werr := writeResults(opt.Out, res); werr != nil {
@@ -201,14 +202,4 @@ func report(dir string) error {
 	}
 	printTable(os.Stdout, &res)
 	return writeResults(dir, &res)
-}
-
-func reapOrphans() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
 }

@@ -12,6 +12,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,24 +81,11 @@ func Cleanup() {
 	}
 }
 
-// BecomeSubreaper makes this process the reaper of its orphaned
-// descendants (daemonised lab processes), so that they do not stay zombies
-// on machines whose PID 1 does not reap.
-func BecomeSubreaper() error {
-	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
-}
+// BecomeSubreaper is linux.BecomeSubreaper, for tests.
+func BecomeSubreaper() error { return linux.BecomeSubreaper() }
 
-// ReapOrphans collects exited orphans without blocking. Call it only when
-// no exec.Cmd of the test is still running.
-func ReapOrphans() {
-	for {
-		var ws unix.WaitStatus
-		pid, err := unix.Wait4(-1, &ws, unix.WNOHANG, nil)
-		if pid <= 0 || err != nil {
-			return
-		}
-	}
-}
+// ReapOrphans is linux.ReapOrphans, for tests.
+func ReapOrphans() { linux.ReapOrphans() }
 
 // Run runs a command and returns its combined output and error, with the
 // output in the error message.
