@@ -264,9 +264,7 @@ func (m *MemReader) Copy(spans []Span, sink PageSink) error {
 
 func policyOf(v image.VMA) contentPolicy {
 	switch {
-	case v.Kind.Special():
-		return contentNone
-	case v.Kind == image.VMAFile && v.Flags&image.MapShared != 0:
+	case !v.CarriesPages():
 		return contentNone
 	case v.Flags&image.MapShared != 0:
 		return contentAllShared

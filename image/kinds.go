@@ -52,6 +52,13 @@ func (k VMAKind) Known() bool {
 	return int(k) < len(vmaKindNames) && vmaKindNames[k] != ""
 }
 
+// CarriesPages reports whether v's contents travel as pages: not those of
+// the kernel's own mappings (vdso, vvar), nor those of shared file
+// mappings (the file is the truth).
+func (v VMA) CarriesPages() bool {
+	return !v.Kind.Special() && (v.Kind != VMAFile || v.Flags&MapShared == 0)
+}
+
 // Special reports whether k is one of the kernel's own mappings (vdso,
 // vvar): they hold no pages of the process and move only as a whole.
 func (k VMAKind) Special() bool {

@@ -42,19 +42,6 @@ func retracked(added, cur []image.VMA, ranges []Range) []image.VMA {
 	return added
 }
 
-// takesPages reports whether the destination writes pages into v: not
-// into vdso and vvar, nor into shared file mappings (the file is the
-// truth).
-func takesPages(v image.VMA) bool {
-	switch {
-	case v.Kind.Special():
-		return false
-	case v.Kind == image.VMAFile && v.Flags&image.MapShared != 0:
-		return false
-	}
-	return true
-}
-
 func isPrivateFile(v image.VMA) bool {
 	return v.Kind == image.VMAFile && v.Flags&image.MapPrivate != 0
 }
@@ -87,7 +74,7 @@ func layoutSpans(pending []dumper.Span, vmas []image.VMA) []dumper.Span {
 	var out []dumper.Span
 	j := 0
 	for _, v := range vmas {
-		if !takesPages(v) {
+		if !v.CarriesPages() {
 			continue
 		}
 		for j < len(rs) && rs[j].End <= v.Start {

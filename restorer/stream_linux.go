@@ -309,7 +309,7 @@ func (s *Stream) receiving(start, end uint64) error {
 			return fmt.Errorf("page %#x lies outside the process's mappings", a)
 		}
 		v := s.vmas[i]
-		if isSpecial(v.Kind) || (v.Kind == image.VMAFile && v.Flags&image.MapShared != 0) {
+		if !v.CarriesPages() {
 			return fmt.Errorf("page %#x: mapping %#x-%#x %s does not take page contents", a, v.Start, v.End, v.Name)
 		}
 		if !s.opened[i] && v.Prot&image.ProtWrite == 0 {
