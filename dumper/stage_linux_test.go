@@ -7,9 +7,9 @@ import (
 	"strconv"
 	"syscall"
 	"testing"
-	"time"
 
 	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/internal/workload"
 )
 
@@ -75,31 +75,14 @@ func BenchmarkStageMemReaderCopy(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	sink = discardSink{}
-	cpu := cpuTime(b)
+	cpu := testutil.CPUTime(b)
 	for b.Loop() {
 		if err := r.Copy(spans, &sink); err != nil {
 			b.Fatal(err)
 		}
 	}
-	reportCPU(b, cpuTime(b)-cpu, int64(b.N)*size)
+	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*size)
 	b.ReportMetric(float64(sink.zero)/float64(sink.data+sink.zero), "zero/page")
-}
-
-// cpuTime is the CPU time, user and system, this process used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports CPU seconds per GiB moved, which is also the number of
-// cores the stage needs to sustain 1 GiB/s.
-func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
-	if bytes > 0 {
-		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
-	}
 }
 
 // BenchmarkStageMemReaderScattered is the read stage of a frozen last

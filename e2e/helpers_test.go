@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/internal/workload"
 	"github.com/migrate-dev/migrate/lab"
@@ -35,7 +36,7 @@ func newLab(t *testing.T, name string) *lab.Lab {
 		if err := l.Down(); err != nil {
 			t.Errorf("lab down: %v", err)
 		}
-		testutil.ReapOrphans()
+		linux.ReapOrphans()
 	})
 	return l
 }

@@ -5,12 +5,13 @@ import (
 	"os"
 	"testing"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/testutil"
 )
 
 func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 {
-		if err := testutil.BecomeSubreaper(); err != nil {
+		if err := linux.BecomeSubreaper(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/lab"
@@ -336,7 +337,7 @@ func labPIDs(t *testing.T, l *lab.Lab) []int {
 
 func checkGone(t *testing.T, before snapshot, pids []int, name string) {
 	t.Helper()
-	testutil.ReapOrphans()
+	linux.ReapOrphans()
 	after := take(t)
 	if after.netns != before.netns {
 		t.Errorf("ip netns changed:\n%s\n->\n%s", before.netns, after.netns)

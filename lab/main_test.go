@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/testutil"
 )
 
@@ -24,7 +25,7 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	if os.Geteuid() == 0 {
-		if err := testutil.BecomeSubreaper(); err != nil {
+		if err := linux.BecomeSubreaper(); err != nil {
 			fmt.Fprintln(os.Stderr, "subreaper:", err)
 			os.Exit(1)
 		}

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -282,23 +283,5 @@ func (h *helperProc) mmap(t testing.TB, n int) Range {
 // readLine reads one line from the helper, failing after a timeout.
 func (h *helperProc) readLine(t testing.TB) string {
 	t.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := h.out.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			t.Fatalf("reading from helper pid %d: %v", h.pid, r.err)
-		}
-		return strings.TrimSuffix(r.s, "\n")
-	case <-time.After(60 * time.Second):
-		t.Fatalf("helper pid %d did not answer", h.pid)
-		return ""
-	}
+	return testutil.ReadLine(t, h.out, h.pid, 60*time.Second)
 }

@@ -4,10 +4,10 @@ import (
 	"io"
 	"math/rand/v2"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/pierrec/lz4/v4"
 	"github.com/quic-go/quic-go"
 )
@@ -18,21 +18,6 @@ import (
 // seconds this process spent per GiB, which is also the number of cores
 // the stage needs to sustain 1 GiB/s. docs/ARCHITECTURE.md lists all
 // stages.
-
-// cpuTime is the CPU time, user and system, this process used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
-	if bytes > 0 {
-		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
-	}
-}
 
 // BenchmarkStageZeroDetect runs the zero-page test of the page path,
 // isZeroPage, over every page of 1 MiB batches. The dumper finds zero pages
@@ -48,7 +33,7 @@ func BenchmarkStageZeroDetect(b *testing.B) {
 			b.SetBytes(mib)
 			b.ReportAllocs()
 			zeros, i := 0, 0
-			cpu := cpuTime(b)
+			cpu := testutil.CPUTime(b)
 			for b.Loop() {
 				batch := data[i%batches*mib : (i%batches+1)*mib]
 				i++
@@ -58,7 +43,7 @@ func BenchmarkStageZeroDetect(b *testing.B) {
 					}
 				}
 			}
-			reportCPU(b, cpuTime(b)-cpu, int64(b.N)*mib)
+			testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 			b.ReportMetric(float64(zeros)/float64(b.N*mib/PageSize), "zero/page")
 		})
 	}
@@ -102,7 +87,7 @@ func BenchmarkStageLZ4(b *testing.B) {
 			b.ReportAllocs()
 			var wire int64
 			i := 0
-			cpu := cpuTime(b)
+			cpu := testutil.CPUTime(b)
 			for b.Loop() {
 				k, err := c.CompressBlock(raw[i%batches*mib:(i%batches+1)*mib], out)
 				i++
@@ -111,7 +96,7 @@ func BenchmarkStageLZ4(b *testing.B) {
 				}
 				wire += int64(k)
 			}
-			reportCPU(b, cpuTime(b)-cpu, int64(b.N)*mib)
+			testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 			b.ReportMetric(float64(wire)/float64(int64(b.N)*mib), "wire/raw")
 		})
 		b.Run(kind+"/decompress", func(b *testing.B) {
@@ -124,7 +109,7 @@ func BenchmarkStageLZ4(b *testing.B) {
 			b.SetBytes(mib)
 			b.ReportAllocs()
 			i := 0
-			cpu := cpuTime(b)
+			cpu := testutil.CPUTime(b)
 			for b.Loop() {
 				n, err := lz4.UncompressBlock(comp[i%batches], dst)
 				i++
@@ -132,7 +117,7 @@ func BenchmarkStageLZ4(b *testing.B) {
 					b.Fatalf("decompressed %d bytes, %v", n, err)
 				}
 			}
-			reportCPU(b, cpuTime(b)-cpu, int64(b.N)*mib)
+			testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 		})
 	}
 }
@@ -151,7 +136,7 @@ func BenchmarkStageFraming(b *testing.B) {
 			b.ReportAllocs()
 			var wire int64
 			pages, i := 0, 0
-			cpu := cpuTime(b)
+			cpu := testutil.CPUTime(b)
 			for b.Loop() {
 				enc := k.encode(b, []run{{addr: 0x10000000, data: data[i%batches*mib : (i%batches+1)*mib]}}, compress)
 				i++
@@ -164,7 +149,7 @@ func BenchmarkStageFraming(b *testing.B) {
 					return nil
 				})
 			}
-			reportCPU(b, cpuTime(b)-cpu, int64(b.N)*mib)
+			testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 			if pages != b.N*mib/PageSize {
 				b.Fatalf("decoded %d pages, want %d", pages, b.N*mib/PageSize)
 			}
@@ -211,7 +196,7 @@ func stageQUICPages(b *testing.B, cfg Config) {
 	b.SetBytes(mib)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime(b)
+	cpu := testutil.CPUTime(b)
 	for i := 0; i < b.N; i++ {
 		if err := s.AddData(uint64(i)*mib, data[i%chunks*mib:(i%chunks+1)*mib]); err != nil {
 			b.Fatal(err)
@@ -221,7 +206,7 @@ func stageQUICPages(b *testing.B, cfg Config) {
 		b.Fatal(err)
 	}
 	b.StopTimer()
-	reportCPU(b, cpuTime(b)-cpu, int64(b.N)*mib)
+	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 	b.ReportMetric(float64(s.Stats().WireBytes)/float64(int64(b.N)*mib), "wire/raw")
 }
 
@@ -263,7 +248,7 @@ func stageBareQUIC(b *testing.B) {
 	b.SetBytes(mib)
 	b.ReportAllocs()
 	b.ResetTimer()
-	cpu := cpuTime(b)
+	cpu := testutil.CPUTime(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Write(buf); err != nil {
 			b.Fatal(err)
@@ -272,7 +257,7 @@ func stageBareQUIC(b *testing.B) {
 	s.Close()
 	io.ReadAll(s) // the receiver's ack: everything arrived
 	b.StopTimer()
-	reportCPU(b, cpuTime(b)-cpu, int64(b.N)*mib)
+	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 	if n := <-got; n != int64(b.N)*mib {
 		b.Fatalf("received %d bytes, want %d", n, int64(b.N)*mib)
 	}

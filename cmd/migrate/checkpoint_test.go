@@ -9,13 +9,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 {
-		testutil.BecomeSubreaper()
+		linux.BecomeSubreaper()
 	}
 	testutil.CloexecInherited()
 	code := m.Run()
@@ -32,7 +33,7 @@ func TestCheckpointRestoreCLI(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := sleep.Process.Pid
-	defer func() { unix.Kill(pid, unix.SIGKILL); testutil.ReapOrphans() }()
+	defer func() { unix.Kill(pid, unix.SIGKILL); linux.ReapOrphans() }()
 	time.Sleep(50 * time.Millisecond)
 	dir := filepath.Join(t.TempDir(), "img")
 	out, err := exec.Command(migrate, "checkpoint", fmt.Sprint(pid), dir, "--kill").CombinedOutput()

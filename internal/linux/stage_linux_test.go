@@ -11,10 +11,10 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -139,42 +139,7 @@ func (t *stageTarget) do(b *testing.B, cmd string) {
 
 func (t *stageTarget) readLine(b *testing.B) string {
 	b.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := t.out.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			b.Fatalf("stage helper pid %d: %v", t.pid, r.err)
-		}
-		return strings.TrimSuffix(r.s, "\n")
-	case <-time.After(time.Minute):
-		b.Fatalf("stage helper pid %d did not answer", t.pid)
-		return ""
-	}
-}
-
-// cpuTime is the CPU time, user and system, this process used so far.
-func cpuTime(b *testing.B) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-// reportCPU reports CPU seconds per GiB moved, which is also the number of
-// cores the stage needs to sustain 1 GiB/s.
-func reportCPU(b *testing.B, cpu time.Duration, bytes int64) {
-	if bytes > 0 {
-		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
-	}
+	return testutil.ReadLine(b, t.out, t.pid, time.Minute)
 }
 
 // stageRegionMiB is the size of the other process's memory the stages walk.
@@ -192,14 +157,14 @@ func BenchmarkStageReadv(b *testing.B) {
 			b.SetBytes(int64(chunk))
 			b.ReportAllocs()
 			var off uint64
-			cpu := cpuTime(b)
+			cpu := testutil.CPUTime(b)
 			for b.Loop() {
 				if _, err := ProcessVMReadv(t.pid, [][]byte{buf}, []RemoteRange{{t.addr + off, uint64(chunk)}}); err != nil {
 					b.Fatal(err)
 				}
 				off = (off + uint64(chunk)) % t.size
 			}
-			reportCPU(b, cpuTime(b)-cpu, int64(b.N)*int64(chunk))
+			testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*int64(chunk))
 		})
 	}
 }
@@ -225,7 +190,7 @@ func BenchmarkStageWritev(b *testing.B) {
 			b.SetBytes(chunk)
 			b.ReportAllocs()
 			var off uint64
-			cpu := cpuTime(b)
+			cpu := testutil.CPUTime(b)
 			for b.Loop() {
 				if _, err := ProcessVMWritev(t.pid, [][]byte{src}, []RemoteRange{{t.addr + off, chunk}}); err != nil {
 					b.Fatal(err)
@@ -236,7 +201,7 @@ func BenchmarkStageWritev(b *testing.B) {
 					b.StartTimer()
 				}
 			}
-			reportCPU(b, cpuTime(b)-cpu, int64(b.N)*chunk)
+			testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*chunk)
 		})
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -159,25 +160,7 @@ func startSleep(t *testing.T) int {
 // readLine reads one line from the helper, failing after a timeout.
 func (h *helperProc) readLine(t *testing.T) string {
 	t.Helper()
-	type res struct {
-		s   string
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		s, err := h.out.ReadString('\n')
-		ch <- res{s, err}
-	}()
-	select {
-	case r := <-ch:
-		if r.err != nil {
-			t.Fatalf("reading from helper pid %d: %v", h.pid, r.err)
-		}
-		return strings.TrimSuffix(r.s, "\n")
-	case <-time.After(10 * time.Second):
-		t.Fatalf("helper pid %d did not answer", h.pid)
-		return ""
-	}
+	return testutil.ReadLine(t, h.out, h.pid, 10*time.Second)
 }
 
 // waitInSyscall waits until thread tid of pid is blocked in system call nr

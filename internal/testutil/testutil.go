@@ -4,6 +4,7 @@
 package testutil
 
 import (
+	"bufio"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,8 +12,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
-	"github.com/migrate-dev/migrate/internal/linux"
 	"golang.org/x/sys/unix"
 )
 
@@ -81,12 +82,6 @@ func Cleanup() {
 	}
 }
 
-// BecomeSubreaper is linux.BecomeSubreaper, for tests.
-func BecomeSubreaper() error { return linux.BecomeSubreaper() }
-
-// ReapOrphans is linux.ReapOrphans, for tests.
-func ReapOrphans() { linux.ReapOrphans() }
-
 // Run runs a command and returns its combined output and error, with the
 // output in the error message.
 func Run(name string, args ...string) (string, error) {
@@ -118,4 +113,46 @@ func Python3(tb testing.TB) string {
 		return exe
 	}
 	return py
+}
+
+// ReadLine reads one line (without its newline) from a helper process's
+// output, failing the test when it ends or says nothing within timeout.
+func ReadLine(tb testing.TB, r *bufio.Reader, pid int, timeout time.Duration) string {
+	tb.Helper()
+	type res struct {
+		s   string
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		s, err := r.ReadString('\n')
+		ch <- res{s, err}
+	}()
+	select {
+	case r := <-ch:
+		if r.err != nil {
+			tb.Fatalf("reading from helper pid %d: %v", pid, r.err)
+		}
+		return strings.TrimSuffix(r.s, "\n")
+	case <-time.After(timeout):
+		tb.Fatalf("helper pid %d did not answer in %v", pid, timeout)
+		return ""
+	}
+}
+
+// CPUTime is the CPU time, user and system, this process used so far.
+func CPUTime(tb testing.TB) time.Duration {
+	var ru unix.Rusage
+	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+		tb.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// ReportCPU reports CPU seconds per GiB moved, which is also the number of
+// cores a stage needs to sustain 1 GiB/s.
+func ReportCPU(b *testing.B, cpu time.Duration, bytes int64) {
+	if bytes > 0 {
+		b.ReportMetric(cpu.Seconds()/(float64(bytes)/(1<<30)), "cpu-s/GiB")
+	}
 }
