@@ -35,22 +35,7 @@ func (s *discardSink) AddZero(addr uint64, npages uint64) error {
 // to the caller's goroutine. One op copies the whole GiB. cpu-s/GiB is the
 // CPU time of this process per GiB (both goroutines).
 func BenchmarkStageMemReaderCopy(b *testing.B) {
-	p, err := workload.Start(context.Background(), "bigmem", "1024", "mixed")
-	if errors.Is(err, workload.ErrNoCompiler) {
-		b.Skip(err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Kill()
-	m := regexp.MustCompile(`region=(0x[0-9a-f]+)`).FindStringSubmatch(p.Output())
-	if m == nil {
-		b.Fatalf("no region in the workload's output: %q", p.Output())
-	}
-	start, err := strconv.ParseUint(m[1], 0, 64)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p, start := startBigmem(b, "mixed")
 	const size = 1 << 30
 	r, err := NewMemReader(p.PID)
 	if err != nil {
@@ -89,22 +74,7 @@ func BenchmarkStageMemReaderCopy(b *testing.B) {
 // round: 8192 single dirty pages spread over 1 GiB (every 32nd page), as
 // the dirty tracker reports them. One op copies the 8192 pages.
 func BenchmarkStageMemReaderScattered(b *testing.B) {
-	p, err := workload.Start(context.Background(), "bigmem", "1024", "random")
-	if errors.Is(err, workload.ErrNoCompiler) {
-		b.Skip(err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer p.Kill()
-	m := regexp.MustCompile(`region=(0x[0-9a-f]+)`).FindStringSubmatch(p.Output())
-	if m == nil {
-		b.Fatalf("no region in the workload's output: %q", p.Output())
-	}
-	start, err := strconv.ParseUint(m[1], 0, 64)
-	if err != nil {
-		b.Fatal(err)
-	}
+	p, start := startBigmem(b, "random")
 	r, err := NewMemReader(p.PID)
 	if err != nil {
 		b.Skip(err)
@@ -129,4 +99,27 @@ func BenchmarkStageMemReaderScattered(b *testing.B) {
 	if sink.data+sink.zero != uint64(b.N)*n {
 		b.Fatalf("copied %d pages, want %d", sink.data+sink.zero, b.N*n)
 	}
+}
+
+// startBigmem starts the bigmem workload with 1 GiB of the given content,
+// killed when the benchmark ends, and returns it and its region's address.
+func startBigmem(b *testing.B, content string) (*workload.Proc, uint64) {
+	b.Helper()
+	p, err := workload.Start(context.Background(), "bigmem", "1024", content)
+	if errors.Is(err, workload.ErrNoCompiler) {
+		b.Skip(err)
+	}
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { p.Kill() })
+	m := regexp.MustCompile(`region=(0x[0-9a-f]+)`).FindStringSubmatch(p.Output())
+	if m == nil {
+		b.Fatalf("no region in the workload's output: %q", p.Output())
+	}
+	start, err := strconv.ParseUint(m[1], 0, 64)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p, start
 }
