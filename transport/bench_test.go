@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/quic-go/quic-go"
 )
 
@@ -78,7 +79,7 @@ func benchPages(b *testing.B, cfg Config, kind string) {
 	b.SetBytes(mib)
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, cpu := time.Now(), testutil.CPUTime(b)
 	for i := 0; i < b.N; i++ {
 		if err := s.AddData(uint64(i)*mib, data[i%chunks*mib:(i%chunks+1)*mib]); err != nil {
 			b.Fatal(err)
@@ -89,6 +90,7 @@ func benchPages(b *testing.B, cfg Config, kind string) {
 	}
 	secs := time.Since(start).Seconds()
 	b.StopTimer()
+	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 	st := s.Stats()
 	b.ReportMetric(float64(st.WireBytes)/mib/secs, "wireMiB/s")
 	b.ReportMetric(float64(b.N)/secs, "memMiB/s")
@@ -120,7 +122,11 @@ func sink(ctx context.Context, c *Conn) {
 
 // BenchmarkBareQUIC is the yardstick: 1 MiB writes of random bytes on one
 // quic-go stream with the same TLS and QUIC configuration.
-func BenchmarkBareQUIC(b *testing.B) {
+func BenchmarkBareQUIC(b *testing.B) { bareQUIC(b) }
+
+// bareQUIC writes 1 MiB of random bytes per op on one quic-go stream and
+// reports the CPU time of both ends per GiB.
+func bareQUIC(b *testing.B) {
 	a, srv := testIDs(b)
 	cfg := DefaultConfig()
 	ln, err := quic.ListenAddr("127.0.0.1:0", srv.serverTLS(), cfg.quicConfig(false))
@@ -159,6 +165,7 @@ func BenchmarkBareQUIC(b *testing.B) {
 	b.SetBytes(mib)
 	b.ReportAllocs()
 	b.ResetTimer()
+	cpu := testutil.CPUTime(b)
 	for i := 0; i < b.N; i++ {
 		if _, err := s.Write(buf); err != nil {
 			b.Fatal(err)
@@ -166,6 +173,8 @@ func BenchmarkBareQUIC(b *testing.B) {
 	}
 	s.Close()
 	io.ReadAll(s) // the receiver's ack: everything arrived
+	b.StopTimer()
+	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
 	if n := <-got; n != int64(b.N)*mib {
 		b.Fatalf("received %d bytes, want %d", n, int64(b.N)*mib)
 	}

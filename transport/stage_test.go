@@ -1,15 +1,11 @@
 package transport
 
 import (
-	"io"
 	"math/rand/v2"
-	"sync"
 	"testing"
-	"time"
 
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/pierrec/lz4/v4"
-	"github.com/quic-go/quic-go"
 )
 
 // Stage microbenchmarks of the page path that live in transport: zero-page
@@ -171,94 +167,8 @@ func BenchmarkStageQUIC(b *testing.B) {
 		b.Run("pages/"+map[bool]string{true: "lz4", false: "raw"}[compress], func(b *testing.B) {
 			cfg := DefaultConfig()
 			cfg.Compress = compress
-			stageQUICPages(b, cfg)
+			benchPages(b, cfg, "mixed")
 		})
 	}
-	b.Run("bare", stageBareQUIC)
-}
-
-var (
-	stageMixedOnce sync.Once
-	stageMixed     []byte
-)
-
-func stageQUICPages(b *testing.B, cfg Config) {
-	const chunks = 64
-	stageMixedOnce.Do(func() { stageMixed = pagesOf("mixed", rand.New(rand.NewPCG(33, 33)), chunks*mib/PageSize) })
-	data := stageMixed
-	dialed, accepted, _ := connPair(b, cfg)
-	ctx := testCtx(b, time.Minute)
-	go sink(ctx, accepted)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(mib)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := testutil.CPUTime(b)
-	for i := 0; i < b.N; i++ {
-		if err := s.AddData(uint64(i)*mib, data[i%chunks*mib:(i%chunks+1)*mib]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if err := s.Close(); err != nil {
-		b.Fatal(err)
-	}
-	b.StopTimer()
-	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
-	b.ReportMetric(float64(s.Stats().WireBytes)/float64(int64(b.N)*mib), "wire/raw")
-}
-
-func stageBareQUIC(b *testing.B) {
-	a, srv := testIDs(b)
-	cfg := DefaultConfig()
-	ln, err := quic.ListenAddr("127.0.0.1:0", srv.serverTLS(), cfg.quicConfig(false))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer ln.Close()
-	ctx := testCtx(b, time.Minute)
-	got := make(chan int64, 1)
-	go func() {
-		n := int64(-1)
-		defer func() { got <- n }()
-		qc, err := ln.Accept(ctx)
-		if err != nil {
-			return
-		}
-		s, err := qc.AcceptStream(ctx)
-		if err != nil {
-			return
-		}
-		n, _ = io.Copy(io.Discard, s)
-		s.Write([]byte{1})
-		s.Close()
-	}()
-	qc, err := quic.DialAddr(ctx, ln.Addr().String(), a.clientTLS("node-b"), cfg.quicConfig(true))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer qc.CloseWithError(0, "")
-	s, err := qc.OpenStreamSync(ctx)
-	if err != nil {
-		b.Fatal(err)
-	}
-	buf := randomPages(rand.New(rand.NewPCG(34, 34)), mib/PageSize)
-	b.SetBytes(mib)
-	b.ReportAllocs()
-	b.ResetTimer()
-	cpu := testutil.CPUTime(b)
-	for i := 0; i < b.N; i++ {
-		if _, err := s.Write(buf); err != nil {
-			b.Fatal(err)
-		}
-	}
-	s.Close()
-	io.ReadAll(s) // the receiver's ack: everything arrived
-	b.StopTimer()
-	testutil.ReportCPU(b, testutil.CPUTime(b)-cpu, int64(b.N)*mib)
-	if n := <-got; n != int64(b.N)*mib {
-		b.Fatalf("received %d bytes, want %d", n, int64(b.N)*mib)
-	}
+	b.Run("bare", bareQUIC)
 }
