@@ -92,10 +92,7 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	if err := <-built; err != nil {
 		return fail(err)
 	}
-	c, err := image.Unmarshal(body)
-	if err == nil {
-		err = c.Validate()
-	}
+	c, err := image.Unmarshal(body) // Finish validates it
 	if err != nil {
 		return fail(fmt.Errorf("final state: %w", err))
 	}
