@@ -25,8 +25,9 @@ var (
 	ErrFrameTooLarge = errors.New("control frame too large")
 	// ErrClosed: the sender or receiver was already closed.
 	ErrClosed = errors.New("page stream closed")
-	// ErrStaleBatch: Each was called on a batch after the next call to Next.
-	ErrStaleBatch = errors.New("batch used after the next call to Next")
+	// ErrStaleBatch: Each was called on a batch whose data a later batch
+	// (or a failure of the stream) took.
+	ErrStaleBatch = errors.New("batch used after a later batch took its place")
 	// ErrNotAcked: the receiver's acknowledgement does not match what was sent.
 	ErrNotAcked = errors.New("receiver did not acknowledge every page")
 )

@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sync/atomic"
 
 	"github.com/quic-go/quic-go"
 )
 
-// PageReceiver reads the batches of one page stream. It is not safe for
-// concurrent use.
+// PageReceiver reads the batches of one page stream. Next and Close are
+// not safe for concurrent use; a Batch's Each and Pages may run on another
+// goroutine while Next receives the following batches (see SetDepth).
 type PageReceiver struct {
 	s       *quic.Stream
 	hdr     [batchHeaderLen]byte
@@ -19,14 +21,15 @@ type PageReceiver struct {
 	round   uint32 // round in progress: last round ended + 1
 	batches uint64
 	pages   uint64
-	gen     uint64 // generation of the last data batch; makes old Batches stale
-	valid   uint64 // batches of generations below are stale (failure, Close)
-	err     error  // sticky: io.EOF after the end, or the failure
+	gen     uint64      // generation of the last data batch (Next's goroutine only)
+	dead    atomic.Bool // failed or closed: every Batch is stale
+	err     error       // sticky: io.EOF after the end, or the failure
 }
 
 // slot holds one received batch.
 type slot struct {
-	body []byte // reused; at most MaxBatchLimit plus metadata
+	gen  atomic.Uint64 // generation of the batch it holds (or is receiving)
+	body []byte        // reused; at most MaxBatchLimit plus metadata
 	dec  decoded
 }
 
@@ -45,9 +48,10 @@ func (r *PageReceiver) SetDepth(n int) {
 
 func (r *PageReceiver) slot(gen uint64) *slot { return &r.slots[gen%uint64(len(r.slots))] }
 
-// live reports whether the batch of generation gen is still valid.
+// live reports whether the batch of generation gen is still valid: its
+// slot has not been taken by a later batch, and the stream did not fail.
 func (r *PageReceiver) live(gen uint64) bool {
-	return gen >= r.valid && r.gen-gen < uint64(len(r.slots))
+	return !r.dead.Load() && r.slot(gen).gen.Load() == gen
 }
 
 // Batch is one received batch: pages of a round, or the end marker of a
@@ -70,9 +74,9 @@ func (b Batch) Pages() uint64 {
 }
 
 // Each calls fn for every run of pages, in order: zero runs have
-// zero=true and nil data; data runs carry npages*PageSize bytes that are
-// valid only during the call. An error from fn stops the walk and is
-// returned. Each may be called again until the next call to Next.
+// zero=true and nil data; data runs carry npages*PageSize bytes, valid
+// as long as the batch is (see Batch). An error from fn stops the walk
+// and is returned. Each may be called again while the batch is valid.
 func (b Batch) Each(fn func(addr uint64, data []byte, zero bool, npages uint64) error) error {
 	if b.r == nil {
 		return nil
@@ -147,6 +151,7 @@ func kindName(kind byte) string {
 // readBody reads and decodes the rest of a data batch.
 func (r *PageReceiver) readBody(ctx context.Context, h *batchHeader) error {
 	sl := r.slot(r.gen)
+	sl.gen.Store(r.gen) // earlier batches of this slot are stale from now on
 	n := h.bodyLen()
 	if cap(sl.body) < n {
 		sl.body = make([]byte, n)
@@ -185,8 +190,7 @@ func (r *PageReceiver) finish(ctx context.Context) error {
 // too instead of waiting.
 func (r *PageReceiver) fail(err error) error {
 	r.err = err
-	r.gen++
-	r.valid = r.gen + 1
+	r.dead.Store(true)
 	r.s.CancelRead(codeProtocol)
 	r.s.CancelWrite(codeProtocol)
 	return err
@@ -197,8 +201,7 @@ func (r *PageReceiver) fail(err error) error {
 func (r *PageReceiver) Close() error {
 	if r.err == nil {
 		r.err = ErrClosed
-		r.gen++
-		r.valid = r.gen + 1
+		r.dead.Store(true)
 		r.s.CancelRead(codeCanceled)
 		r.s.CancelWrite(codeCanceled)
 	}
