@@ -52,6 +52,14 @@ func (k VMAKind) Known() bool {
 	return int(k) < len(vmaKindNames) && vmaKindNames[k] != ""
 }
 
+// Same reports whether a and b are the same mapping: same place,
+// protection, flags, kind, file and offset, and name.
+func (a VMA) Same(b VMA) bool {
+	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
+		a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name && (a.File == nil) == (b.File == nil) &&
+		(a.File == nil || a.File.Path == b.File.Path)
+}
+
 // CarriesPages reports whether v's contents travel as pages: not those of
 // the kernel's own mappings (vdso, vvar), nor those of shared file
 // mappings (the file is the truth).

@@ -7,23 +7,16 @@ import (
 	"github.com/migrate-dev/migrate/image"
 )
 
-// sameVMA reports whether a and b are the same mapping as far as the
-// process's mappings tell.
-func sameVMA(a, b image.VMA) bool {
-	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
-		a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name
-}
-
 // diffVMAs returns the mappings of cur that are new or changed since prev,
 // and those of prev that are gone or changed.
 func diffVMAs(prev, cur []image.VMA) (added, removed []image.VMA) {
 	for _, v := range cur {
-		if !slices.ContainsFunc(prev, func(p image.VMA) bool { return sameVMA(p, v) }) {
+		if !slices.ContainsFunc(prev, func(p image.VMA) bool { return p.Same(v) }) {
 			added = append(added, v)
 		}
 	}
 	for _, v := range prev {
-		if !slices.ContainsFunc(cur, func(c image.VMA) bool { return sameVMA(c, v) }) {
+		if !slices.ContainsFunc(cur, func(c image.VMA) bool { return c.Same(v) }) {
 			removed = append(removed, v)
 		}
 	}
@@ -35,7 +28,7 @@ func diffVMAs(prev, cur []image.VMA) (added, removed []image.VMA) {
 func retracked(added, cur []image.VMA, ranges []Range) []image.VMA {
 	for _, v := range cur {
 		overlaps := slices.ContainsFunc(ranges, func(r Range) bool { return r.Start < v.End && v.Start < r.End })
-		if overlaps && !slices.ContainsFunc(added, func(a image.VMA) bool { return sameVMA(a, v) }) {
+		if overlaps && !slices.ContainsFunc(added, func(a image.VMA) bool { return a.Same(v) }) {
 			added = append(added, v)
 		}
 	}

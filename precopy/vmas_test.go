@@ -52,7 +52,7 @@ func TestLayoutSpans(t *testing.T) {
 func TestRetracked(t *testing.T) {
 	a, b, c := anonVMA(0x1000, 0x3000, 3), anonVMA(0x3000, 0x5000, 1), anonVMA(0x8000, 0x9000, 3)
 	got := retracked([]image.VMA{b}, []image.VMA{a, b, c}, []Range{{0x2000, 0x4000}})
-	if want := []image.VMA{b, a}; !slices.EqualFunc(got, want, sameVMA) {
+	if want := []image.VMA{b, a}; !slices.EqualFunc(got, want, image.VMA.Same) {
 		t.Fatalf("retracked = %v, want %v", got, want)
 	}
 	if got := retracked(nil, []image.VMA{a, b, c}, nil); len(got) != 0 {

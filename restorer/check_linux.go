@@ -132,7 +132,7 @@ func checkSpecials(p *image.Process) error {
 		}
 	}
 	for _, v := range p.MM.VMAs {
-		if !isSpecial(v.Kind) {
+		if !v.Kind.Special() {
 			continue
 		}
 		m, ok := mine[v.Kind]

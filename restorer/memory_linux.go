@@ -39,8 +39,6 @@ var specialNames = map[string]image.VMAKind{
 	"[vdso]": image.VMAVDSO, "[vvar]": image.VMAVVar, "[vvar_vclock]": image.VMAVVarVClock,
 }
 
-func isSpecial(k image.VMAKind) bool { return k.Special() }
-
 // clearLayout unmaps everything the task inherited from the stub except
 // the area and the kernel's special mappings.
 func (t *task) clearLayout() (map[image.VMAKind]procfs.Mapping, error) {
@@ -69,7 +67,7 @@ func (t *task) clearLayout() (map[image.VMAKind]procfs.Mapping, error) {
 func (t *task) placeSpecials(have map[image.VMAKind]procfs.Mapping, vmas []image.VMA) error {
 	want := make(map[image.VMAKind]image.VMA)
 	for _, v := range vmas {
-		if isSpecial(v.Kind) {
+		if v.Kind.Special() {
 			want[v.Kind] = v
 		}
 	}
@@ -109,7 +107,7 @@ func (t *task) mremap(from, size, to uint64) error {
 // for file mappings.
 func (t *task) mapVMAs(vmas []image.VMA, filled []bool, files map[string]uint64) error {
 	for i, v := range vmas {
-		if isSpecial(v.Kind) {
+		if v.Kind.Special() {
 			continue
 		}
 		prot := uint64(v.Prot)

@@ -50,7 +50,9 @@ func (t *task) restoreState(p *image.Process, th *image.Thread, exe uint64) erro
 }
 
 // setRlimits sets the limits with prlimit from here, not injected: the
-// restorer (root, checked by checkRlimits) may set them as the task could.
+// task still has the restorer's credentials (they are restored last), so
+// whoever may build it may set its limits; checkRlimits refused hard
+// limits above the restorer's own.
 func (t *task) setRlimits(lims []image.Rlimit) error {
 	for res, l := range lims {
 		lim := unix.Rlimit{Cur: l.Cur, Max: l.Max}

@@ -133,6 +133,7 @@ func (s *Stream) Stats() PageStats { return s.stats }
 // unmapped; those overlapping fresh (the ranges the source found new or
 // changed since the previous layout, whose present pages it sends in this
 // round) are mapped anew, empty; every other mapping must be unchanged.
+// After an error the task may be half changed: Abort the Stream.
 func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
 	if err := s.flush(); err != nil {
 		return err
@@ -161,8 +162,8 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 		if v.Start < area.End && area.Start < v.End {
 			return fmt.Errorf("mapping %#x-%#x takes the restore area at %#x: not supported during pre-copy", v.Start, v.End, area.Start)
 		}
-		if isSpecial(v.Kind) {
-			if !all && !slices.ContainsFunc(s.vmas, func(o image.VMA) bool { return sameVMA(o, v) }) {
+		if v.Kind.Special() {
+			if !all && !slices.ContainsFunc(s.vmas, func(o image.VMA) bool { return o.Same(v) }) {
 				return fmt.Errorf("%s moved to %#x during pre-copy: not supported", v.Kind, v.Start)
 			}
 			continue
@@ -172,14 +173,18 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 			zeroed[i] = v.Kind != image.VMAFile
 			continue
 		}
-		j := slices.IndexFunc(s.vmas, func(o image.VMA) bool { return sameVMA(o, v) })
+		j := slices.IndexFunc(s.vmas, func(o image.VMA) bool { return o.Same(v) })
 		if j < 0 {
 			return fmt.Errorf("mapping %#x-%#x %s changed but is not sent anew", v.Start, v.End, v.Name)
 		}
 		opened[i] = s.opened[j]
 	}
+	// Checks first: nothing is unmapped for a layout that is refused.
+	if err := checkMappedFiles(s.files, made); err != nil {
+		return err
+	}
 	for _, v := range s.vmas {
-		if isSpecial(v.Kind) {
+		if v.Kind.Special() {
 			continue
 		}
 		for _, gone := range uncovered(v, vmas) {
@@ -187,9 +192,6 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 				return fmt.Errorf("unmap %#x-%#x: %w", gone.Start, gone.End, err)
 			}
 		}
-	}
-	if err := checkMappedFiles(s.files, made); err != nil {
-		return err
 	}
 	if hasFiles(made) && !sameFS(creds, s.creds) {
 		s.recheck = true
@@ -206,13 +208,6 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 
 // Range is a page-aligned address range [Start, End).
 type Range struct{ Start, End uint64 }
-
-// sameVMA reports whether two mappings are the same mapping.
-func sameVMA(a, b image.VMA) bool {
-	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
-		a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name && (a.File == nil) == (b.File == nil) &&
-		(a.File == nil || a.File.Path == b.File.Path)
-}
 
 func overlapsAny(rs []Range, v image.VMA) bool {
 	for _, r := range rs {
@@ -271,6 +266,10 @@ func (s *Stream) WriteBatch(each func(fn func(addr uint64, data []byte, zero boo
 		return s.queue(addr, data)
 	})
 	if err != nil {
+		// The queued writes point into the batch, which is not ours past
+		// this call.
+		clear(s.local)
+		s.local, s.remote = s.local[:0], s.remote[:0]
 		return err
 	}
 	return s.flush()
@@ -396,7 +395,7 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 	if int(p.PID) != s.t.pid {
 		return nil, fmt.Errorf("state of pid %d for pid %d", p.PID, s.t.pid)
 	}
-	if !slices.EqualFunc(p.MM.VMAs, s.vmas, sameVMA) {
+	if !slices.EqualFunc(p.MM.VMAs, s.vmas, image.VMA.Same) {
 		return nil, fmt.Errorf("the frozen state's mappings differ from the last layout: %s", vmaDiff(p.MM.VMAs, s.vmas))
 	}
 	for _, check := range []func() error{
@@ -452,7 +451,7 @@ func vmaDiff(state, layout []image.VMA) string {
 		return fmt.Sprintf("%#x-%#x prot %#x flags %#x %s", v.Start, v.End, v.Prot, v.Flags, v.Name)
 	}
 	i := 0
-	for i < len(state) && i < len(layout) && sameVMA(state[i], layout[i]) {
+	for i < len(state) && i < len(layout) && state[i].Same(layout[i]) {
 		i++
 	}
 	return fmt.Sprintf("mapping %d is %s in the state, %s in the layout (%d and %d mappings)",

@@ -150,7 +150,9 @@ func (t *task) cloneWithPID(pid int) (*task, error) {
 // event stop, and waits for the child's first stop.
 // Precondition: runs on the tracer thread.
 func (t *task) clone3(size uint64) (int, error) {
-	if err := linux.PtraceSetOptions(t.pid, unix.PTRACE_O_TRACEFORK|unix.PTRACE_O_TRACECLONE|unix.PTRACE_O_TRACESYSGOOD); err != nil {
+	// EXITKILL here, not only once the task is built: the new task inherits
+	// the stub's options, so it dies with the tracer from its first moment.
+	if err := linux.PtraceSetOptions(t.pid, unix.PTRACE_O_TRACEFORK|unix.PTRACE_O_TRACECLONE|unix.PTRACE_O_TRACESYSGOOD|unix.PTRACE_O_EXITKILL); err != nil {
 		return 0, err
 	}
 	saved := t.r.Saved()
