@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/precopy"
 	"github.com/migrate-dev/migrate/restorer"
 	"github.com/migrate-dev/migrate/transport"
@@ -74,18 +75,31 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	}
 	bctx, stop := context.WithCancel(ctx)
 	defer stop()
+	// A failed builder ends the wait for the final state at once: the
+	// source may be waiting for a RoundDone that will not come.
+	wctx, stopWait := context.WithCancel(ctx)
+	defer stopWait()
 	b := &builder{pid: hello.PID, ctl: ctl, layouts: make(chan precopy.Layout, 64)}
 	built := make(chan error, 1)
-	go func() { built <- b.run(bctx, conn) }()
+	go func() {
+		err := b.run(bctx, conn)
+		if err != nil {
+			stopWait()
+		}
+		built <- err
+	}()
 	defer func() {
 		if b.stream != nil {
 			b.stream.Abort() // after a Finish, the Restored owns the process and this does nothing
 		}
 	}()
-	body, err = d.awaitFinal(ctx, ctl, b)
+	body, err = d.awaitFinal(wctx, ctl, b)
 	if err != nil {
+		waitStopped := wctx.Err() != nil && ctx.Err() == nil
 		stop()
-		<-built
+		if berr := <-built; waitStopped && berr != nil {
+			err = berr // the builder's failure ended the wait: it is the cause
+		}
 		return fail(err)
 	}
 	d.fault("final")
@@ -190,6 +204,7 @@ type builder struct {
 	layouts chan precopy.Layout
 	stream  *restorer.Stream // set by run; valid once run returned
 	applied uint32           // rounds whose layout is in place
+	final   bool             // the frozen round's layout is in place
 }
 
 // run receives batches on this goroutine and writes them on another, so
@@ -247,6 +262,9 @@ func (b *builder) write(ctx context.Context, work <-chan transport.Batch) error 
 			}
 		}
 		if batch.IsRoundEnd {
+			if b.final {
+				continue // the page stream's close acknowledges the frozen round
+			}
 			done := precopy.Encode(precopy.RoundDone{Round: batch.Round})
 			if err := b.ctl.Send(ctx, precopy.MsgRoundDone, done); err != nil {
 				return err
@@ -291,7 +309,7 @@ func (b *builder) nextLayout(ctx context.Context) error {
 			return err
 		}
 	}
-	b.applied = l.Round
+	b.applied, b.final = l.Round, l.Final
 	return nil
 }
 
@@ -367,9 +385,9 @@ func messageError(typ uint16, body []byte) string {
 // becomes readable when the process has exited, and reaps it only then.
 func (d *Daemon) reap(pid int) {
 	defer d.procs.Add(-1)
-	fd, err := unix.PidfdOpen(pid, 0)
+	fd, err := linux.PidfdOpen(pid, 0)
 	if err != nil {
-		d.log.Warn("migrated process: pidfd_open", "pid", pid, "error", err)
+		d.log.Warn("migrated process", "error", err)
 		return
 	}
 	defer unix.Close(fd)

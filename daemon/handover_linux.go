@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/cluster"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/precopy"
 	"golang.org/x/sys/unix"
@@ -111,7 +112,13 @@ func (d *Daemon) settleHandovers(ctx context.Context) {
 
 func (d *Daemon) settleHandover(ctx context.Context, r handoverRecord) {
 	log := d.log.With("id", r.ID, "pid", r.PID, "to", r.Target)
-	if st, err := procfs.Stat(r.PID); err != nil || st.StartTime != r.StartTime {
+	// A pidfd taken after the start-time check names this process for
+	// good: the PID may be reused while the destination is asked.
+	pidfd, err := linux.PidfdOpen(r.PID, 0)
+	if err == nil {
+		defer unix.Close(pidfd)
+	}
+	if st, serr := procfs.Stat(r.PID); err != nil || serr != nil || st.StartTime != r.StartTime {
 		log.Info("handover record of a process that is gone")
 		d.forgetHandover(r.ID)
 		return
@@ -122,12 +129,12 @@ func (d *Daemon) settleHandover(ctx context.Context, r handoverRecord) {
 		switch {
 		case err == nil && state == precopy.OutcomeCommitted:
 			log.Warn("an earlier daemon died during this handover; the destination runs the process: removing the copy here")
-			_ = unix.Kill(r.PID, unix.SIGKILL)
+			_ = linux.PidfdSendSignal(pidfd, unix.SIGKILL)
 			d.forgetHandover(r.ID)
 			return
 		case err == nil && state == precopy.OutcomeAborted:
 			log.Warn("an earlier daemon died during this handover; the destination does not run the process: it continues here")
-			_ = unix.Kill(r.PID, unix.SIGCONT)
+			_ = linux.PidfdSendSignal(pidfd, unix.SIGCONT)
 			d.forgetHandover(r.ID)
 			return
 		}

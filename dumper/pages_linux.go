@@ -305,7 +305,7 @@ func (s *pageSaver) record(c chunk, w PageSink) error {
 			if n := len(s.skipped); n > 0 && s.skipped[n-1].end == addr {
 				s.skipped[n-1].end += pageSize
 			} else {
-				s.skipped = append(s.skipped, span{addr, addr + pageSize, true})
+				s.skipped = append(s.skipped, span{addr, addr + pageSize, c.readable})
 			}
 			i++
 			continue

@@ -21,6 +21,8 @@ const (
 	// MsgRoundDone: dst -> src, RoundDone: every page of the round is in
 	// place. The source waits for it after each pre-copy round, so that
 	// rounds are timed end to end and no backlog is left for the freeze.
+	// The frozen round (Layout.Final) has none: the page stream's Close
+	// is acknowledged instead.
 	MsgRoundDone uint16 = 10
 	// MsgQuery: src -> dst, Query, on a new connection, when the handover
 	// broke after Go: did the destination run the process? MsgOutcome

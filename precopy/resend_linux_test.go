@@ -525,6 +525,7 @@ func (s *recordingStream) checkMemory() error {
 // restores and runs the process.
 type fakeDestination struct {
 	stream  *recordingStream
+	final   bool // the last layout sent was the frozen round's
 	replies chan reply
 	sent    []string
 }
@@ -537,7 +538,9 @@ type reply struct {
 func newFakeDestination(s *recordingStream) *fakeDestination {
 	d := &fakeDestination{stream: s, replies: make(chan reply, 64)}
 	s.ended = func(round uint32) {
-		d.replies <- reply{MsgRoundDone, Encode(RoundDone{Round: round})}
+		if !d.final { // the frozen round is acknowledged by Close
+			d.replies <- reply{MsgRoundDone, Encode(RoundDone{Round: round})}
+		}
 	}
 	return d
 }
@@ -547,6 +550,12 @@ func (d *fakeDestination) Send(ctx context.Context, typ uint16, payload []byte) 
 	switch typ {
 	case MsgHello:
 		d.replies <- reply{typ: MsgAccept}
+	case MsgLayout:
+		var l Layout
+		if err := Decode(payload, &l); err != nil {
+			return err
+		}
+		d.final = l.Final
 	case MsgFinal:
 		if !d.stream.closed {
 			d.stream.memErr = errors.New("final state before the page stream was closed")

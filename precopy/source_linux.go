@@ -46,11 +46,11 @@ type Options struct {
 	// NoThrottle: never slow the process down to make pre-copy converge;
 	// a process writing faster than the link then has a long freeze.
 	NoThrottle bool
-	// Hold, when set, is called once the destination is Ready, before Go:
-	// the caller records the handover durably (to settle it after a crash
-	// of its own). Migrate then queues a SIGSTOP (Session.Hold), so that
-	// if the caller dies from here on the process stays stopped instead of
-	// running beside the destination's copy. Settled is called once the
+	// Hold, when set, is called before the freeze: the caller records the
+	// handover durably (to settle it after a crash of its own). Once the
+	// destination is Ready, before Go, Migrate queues a SIGSTOP
+	// (Session.Hold), so that if the caller dies from then on the process
+	// stays stopped instead of running beside the destination's copy. Settled is called once the
 	// handover is settled either way (the record may go).
 	Hold    func() error
 	Settled func()
@@ -79,7 +79,7 @@ func (o *Options) fill() {
 // Progress is reported after every round.
 type Progress struct {
 	Round      int           `json:"round"`
-	Phase      string        `json:"phase"` // "precopy", "final", "restore", "done"
+	Phase      string        `json:"phase"` // "precopy", "restore", "resolving", "done"
 	PagesSent  uint64        `json:"pages_sent"`
 	DirtyPages uint64        `json:"dirty_pages"` // left for the next round
 	DirtyRate  float64       `json:"dirty_rate"`  // pages per second written by the process
@@ -176,9 +176,6 @@ func (m *migration) expect(ctx context.Context, want uint16, v any) error {
 	ctx, cancel := context.WithTimeout(ctx, m.opt.ConfirmTimeout)
 	defer cancel()
 	typ, body, err := m.ctl.Recv(ctx)
-	for err == nil && typ == MsgRoundDone && want != MsgRoundDone {
-		typ, body, err = m.ctl.Recv(ctx) // the final round's: Close's ack covers it
-	}
 	if err != nil {
 		return fmt.Errorf("destination: %w", err)
 	}
@@ -236,8 +233,9 @@ func (m *migration) precopy(ctx context.Context) error {
 		}
 		// Not there yet. Rounds that stop shrinking, or a process that
 		// writes nearly as fast as the link moves, call for throttling
-		// (unless refused); once at its maximum, the next round is the
-		// last.
+		// (unless refused). Rounds that stop shrinking with throttling at
+		// its maximum (or refused) end pre-copy; otherwise it goes on, up
+		// to --max-rounds.
 		stuck := round > 1 && p.DirtyPages >= last
 		fast := round > 1 && p.DirtyRate >= 0.5*p.LinkRate
 		if stuck || fast {
@@ -412,7 +410,7 @@ func (m *migration) track(added []image.VMA) error {
 // the mappings cannot be read).
 func (m *migration) unchanged(v image.VMA) bool {
 	vmas, err := m.s.Mappings()
-	return err != nil || slices.ContainsFunc(vmas, func(c image.VMA) bool { return sameVMA(c, v) })
+	return err != nil || slices.ContainsFunc(vmas, func(c image.VMA) bool { return c.Same(v) })
 }
 
 // reverted returns the pages of private file mappings that the destination
@@ -509,6 +507,15 @@ func (m *migration) sendLayout(ctx context.Context, round uint32, final bool) er
 // final freezes the process, sends the last pages and its state, and
 // hands over: the source is killed only once the destination runs it.
 func (m *migration) final(ctx context.Context) error {
+	// The handover record is written before the freeze (its fsyncs cost
+	// milliseconds); a record whose Go was never sent is settled as
+	// aborted, which costs nothing.
+	if m.opt.Hold != nil {
+		if err := m.opt.Hold(); err != nil {
+			return fmt.Errorf("record the handover: %w", err)
+		}
+		m.held = true
+	}
 	m.frozen = time.Now() // the process may stop any moment from now
 	if err := m.s.Interrupt(); err != nil {
 		return err
@@ -555,11 +562,7 @@ func (m *migration) final(ctx context.Context) error {
 	}
 	m.rep.RestoreMS, m.rep.RestoreSteps = ready.RestoreMS, ready.Steps
 	mark("restore")
-	if m.opt.Hold != nil {
-		if err := m.opt.Hold(); err != nil {
-			return fmt.Errorf("record the handover: %w", err)
-		}
-		m.held = true
+	if m.held {
 		if err := m.s.Hold(); err != nil {
 			return err
 		}

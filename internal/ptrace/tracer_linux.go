@@ -68,6 +68,7 @@ func NewTracer() *Tracer {
 func (t *Tracer) loop() {
 	runtime.LockOSThread()
 	t.tid.Store(int32(unix.Gettid()))
+	defer t.tid.Store(0) // the kernel may give the TID to another thread
 	defer close(t.done)
 	for {
 		r, ok := t.next()
