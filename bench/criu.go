@@ -229,6 +229,9 @@ func (h *harness) criuOnce(ctx context.Context, bin string, p Point) CRIURun {
 	if b, err := os.ReadFile(restored); err != nil {
 		return r.fail(err)
 	} else if got := strings.TrimSpace(string(b)); got != strconv.Itoa(pid) {
+		if other, err := strconv.Atoi(got); err == nil && other > 0 {
+			stopIn(h.h2, other) // h.stop(pid) would miss it
+		}
 		return r.fail(fmt.Errorf("criu restored pid %s in h2, not %d", got, pid))
 	}
 	if err := h.checkMoved(pid, beats, t3); err != nil {

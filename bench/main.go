@@ -59,7 +59,7 @@ const description = `Benchmarks live migration between two lab hosts on this mac
 
 The default matrix is memory size (64, 256, 1024, 4096 MiB) x dirty rate
 (0, 20, 100, 400 MiB/s) with mixed content, plus a content x compression
-sweep and a streams x compression sweep at 256 MiB. Any axis flag replaces
+sweep at 256 MiB (one page stream: more are refused). Any axis flag replaces
 it with the cross product of the given axes (others at 256 MiB, rate 0,
 mixed, spread, 1 stream, lz4). --quick runs 64 and 256 MiB at rates 0 and
 20, three times each.`

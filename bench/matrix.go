@@ -88,16 +88,14 @@ func (a Axes) Cross() []Point {
 }
 
 // DefaultMatrix is what a plain run measures: memory size against dirty
-// rate (mixed content), then a content and compression sweep and a
-// streams and compression sweep at 256 MiB. Points shared by the sweeps
-// run once.
+// rate (mixed content), then a content and compression sweep at 256 MiB.
+// Points shared by the sweeps run once. There is no streams sweep: a
+// migration has one page stream (the daemon refuses more; --streams 1,2,4
+// measures the refusal).
 func DefaultMatrix() []Point {
 	sweeps := []Axes{
 		{Sizes: []int{64, 256, 1024, 4096}, Rates: []int{0, 20, 100, 400}},
 		{Contents: contents, Compress: compressV},
-		// One page stream per migration for now (the daemon refuses more);
-		// --streams 1,2,4 measures the refusal.
-		{Streams: []int{1}, Compress: compressV},
 	}
 	var out []Point
 	for _, s := range sweeps {
