@@ -13,8 +13,7 @@ func TestDefaultMatrix(t *testing.T) {
 	if got := len(dedup(ps)); got != len(ps) {
 		t.Fatalf("default matrix has duplicates: %d unique of %d", got, len(ps))
 	}
-	// sizes x rates (16) + contents x compress (8, one shared) + streams x
-	// compress (2, both shared).
+	// sizes x rates (16) + contents x compress (8, one shared).
 	if len(ps) != 16+7 {
 		t.Fatalf("default matrix has %d points, want 23", len(ps))
 	}
