@@ -97,12 +97,18 @@ func checkExeAndFDs(cache *fileid.Cache, p *image.Process) error {
 }
 
 func checkMappedFiles(cache *fileid.Cache, vmas []image.VMA) error {
+	checked := make(map[string]image.FileID) // a library has 4-5 mappings: one check
 	for _, v := range vmas {
-		if v.Kind == image.VMAFile {
-			if err := checkFile(cache, fmt.Sprintf("mapping %#x-%#x", v.Start, v.End), v.File); err != nil {
-				return err
-			}
+		if v.Kind != image.VMAFile {
+			continue
 		}
+		if id, ok := checked[v.File.Path]; ok && fileid.Compare(id, *v.File) == nil {
+			continue
+		}
+		if err := checkFile(cache, fmt.Sprintf("mapping %#x-%#x", v.Start, v.End), v.File); err != nil {
+			return err
+		}
+		checked[v.File.Path] = *v.File
 	}
 	return nil
 }

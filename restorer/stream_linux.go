@@ -196,9 +196,14 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 	if hasFiles(made) && !sameFS(creds, s.creds) {
 		s.recheck = true
 	}
-	if len(made) > 0 {
+	switch {
+	case hasFiles(made): // files are opened with the process's identity
 		err := s.t.asProcess(creds, func() error { return s.t.mapWithFiles(made, creds, make([]bool, len(made))) })
 		if err != nil {
+			return err
+		}
+	case len(made) > 0:
+		if err := s.t.mapVMAs(made, make([]bool, len(made)), nil); err != nil {
 			return err
 		}
 	}
