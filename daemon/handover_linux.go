@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/cluster"
+	"github.com/migrate-dev/migrate/internal/atomicfile"
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/precopy"
@@ -51,35 +52,10 @@ func (d *Daemon) recordHandover(r handoverRecord) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	tmp := filepath.Join(dir, r.ID+".tmp")
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(b)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, r.ID+".json"))
-	}
-	if err != nil {
-		os.Remove(tmp)
+	if err := atomicfile.WriteFile(filepath.Join(dir, r.ID+".json"), b, 0o600); err != nil {
 		return fmt.Errorf("handover record %s: %w", r.ID, err)
 	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	f, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
+	return nil
 }
 
 func (d *Daemon) forgetHandover(id string) {

@@ -1,6 +1,8 @@
 package image
 
 import (
+	"github.com/migrate-dev/migrate/internal/atomicfile"
+
 	"bufio"
 	"errors"
 	"fmt"
@@ -127,7 +129,7 @@ func (w *DirWriter) commit(f *os.File, name string, werr error) error {
 		werr = os.Rename(f.Name(), filepath.Join(w.dir, name))
 	}
 	if werr == nil {
-		werr = syncDir(w.dir)
+		werr = atomicfile.SyncDir(w.dir)
 	}
 	if werr != nil {
 		return fmt.Errorf("image: writing %s: %w", name, werr)
@@ -148,18 +150,6 @@ func (w *DirWriter) fail(err error) error {
 		w.broken = err
 	}
 	w.mu.Unlock()
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }
 
