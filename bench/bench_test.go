@@ -9,25 +9,27 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/internal/workload"
-	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
+	runSubcommand() // the limit run starts this test binary as quic-sink/quic-source
 	if os.Geteuid() == 0 {
-		if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		if err := linux.BecomeSubreaper(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
 	}
-	unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	testutil.CloexecInherited()
 	code := m.Run()
 	linux.ReapOrphans()
 	os.Exit(code)
 }
 
 // TestBenchTinyPoint runs the harness end to end on one small point: a
-// 64 MiB idle process, once, without the QUIC limit or CRIU.
+// 64 MiB idle process, once, with a small bare QUIC limit run, without
+// CRIU.
 func TestBenchTinyPoint(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("needs root (lab namespaces, ptrace)")
@@ -41,12 +43,14 @@ func TestBenchTinyPoint(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	opt := Options{
-		Points:  []Point{{SizeMiB: 64, RateMiBs: 0, Content: "mixed", Pattern: "spread", Streams: 1, Compress: "lz4"}},
-		Repeat:  1,
-		LabName: "t-bench",
-		CRIU:    "-",
-		Settle:  100 * time.Millisecond,
-		Log:     t.Logf,
+		Points:    []Point{{SizeMiB: 64, RateMiBs: 0, Content: "mixed", Pattern: "spread", Streams: 1, Compress: "lz4"}},
+		Repeat:    1,
+		LimitMiB:  16,
+		LimitRuns: 1,
+		LabName:   "t-bench",
+		CRIU:      "-",
+		Settle:    100 * time.Millisecond,
+		Log:       t.Logf,
 	}
 	res, err := Bench(ctx, opt)
 	if err != nil {
@@ -67,6 +71,9 @@ func TestBenchTinyPoint(t *testing.T) {
 	}
 	if r.SrcCPUS+r.DstCPUS <= 0 || r.SrcPeakRSSMiB <= 0 || r.DstPeakRSSMiB <= 0 {
 		t.Errorf("daemon counters not read: %+v", r)
+	}
+	if res.limitGiBps() <= 0 || !(float64(r.LimitPct) > 0) {
+		t.Errorf("no physical limit measured, or no run against it: limit %+v, run %.0f%%", res.Limit, float64(r.LimitPct))
 	}
 	if err := writeResults(t.TempDir(), res); err != nil {
 		t.Fatal(err)

@@ -65,15 +65,7 @@ mixed, spread, 1 stream, lz4). --quick runs 64 and 256 MiB at rates 0 and
 20, three times each.`
 
 func main() {
-	if len(os.Args) > 1 {
-		if sub, ok := subcommands[os.Args[1]]; ok {
-			if err := sub(os.Args[2:]); err != nil {
-				fmt.Fprintf(os.Stderr, "bench %s: %v\n", os.Args[1], err)
-				os.Exit(1)
-			}
-			return
-		}
-	}
+	runSubcommand()
 	// Descriptors inherited from the shell must not reach lab processes.
 	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -83,6 +75,23 @@ func main() {
 	}
 	stop()
 	cli.Exit("bench", err)
+}
+
+// runSubcommand runs a hidden subcommand (the harness runs its own binary
+// in the lab hosts: quic-sink, quic-source) and exits, if os.Args names one.
+func runSubcommand() {
+	if len(os.Args) < 2 {
+		return
+	}
+	sub, ok := subcommands[os.Args[1]]
+	if !ok {
+		return
+	}
+	if err := sub(os.Args[2:]); err != nil {
+		fmt.Fprintf(os.Stderr, "bench %s: %v\n", os.Args[1], err)
+		os.Exit(1)
+	}
+	os.Exit(0)
 }
 
 func run(ctx context.Context, args []string) error {
