@@ -83,7 +83,9 @@ type MigrateReport struct {
 	Tracker   string  `json:"tracker"`
 	TotalMS   float64 `json:"total_ms"`
 	FrozenMS  float64 `json:"frozen_ms"`
-	RestoreMS float64 `json:"restore_ms"`
+	// FrozenAtUnixNS is when the freeze began (CLOCK_REALTIME ns).
+	FrozenAtUnixNS int64   `json:"frozen_at_unix_ns,omitempty"`
+	RestoreMS      float64 `json:"restore_ms"`
 	// Freeze is where the frozen time went (source's view, in order);
 	// RestoreSteps details the destination's "restore" step.
 	Freeze       []Step `json:"freeze,omitempty"`

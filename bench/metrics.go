@@ -78,7 +78,7 @@ func (p *rssPoller) finish(s *daemonSample) {
 // (0: not measured).
 func (r *Run) fill(rep api.MigrateReport, b workload.Beats, before, after daemonSample, limit float64) {
 	r.TotalMS, r.FrozenMS, r.RestoreMS = rep.TotalMS, rep.FrozenMS, rep.RestoreMS
-	r.Freeze, r.Throttle = rep.Freeze, rep.Throttle
+	r.Freeze, r.RestoreSteps, r.Throttle = rep.Freeze, rep.RestoreSteps, rep.Throttle
 	r.Rounds, r.Tracker = rep.Rounds, rep.Tracker
 	r.PagesSent, r.ZeroPages, r.WireBytes = rep.PagesSent, rep.ZeroPages, rep.WireBytes
 	r.GapMS, r.MissedBeats, r.CountErrors, r.Beats = b.MaxGapMS, b.Missed, b.CountErrors, b.N
@@ -120,7 +120,9 @@ type metric struct {
 var metrics = []metric{
 	{"total_ms", "total ms", "%.0f", func(r *Run) float64 { return r.TotalMS }},
 	{"frozen_ms", "frozen ms", "%.1f", func(r *Run) float64 { return r.FrozenMS }},
+	{"freeze_gap_ms", "freeze gap ms", "%.1f", func(r *Run) float64 { return r.FreezeGapMS }},
 	{"gap_ms", "gap ms", "%.1f", func(r *Run) float64 { return r.GapMS }},
+	{"other_gap_ms", "other gap ms", "%.1f", func(r *Run) float64 { return r.OtherGapMS }},
 	{"missed_beats", "missed", "%.0f", func(r *Run) float64 { return float64(r.MissedBeats) }},
 	{"rounds", "rounds", "%.0f", func(r *Run) float64 { return float64(r.Rounds) }},
 	{"wire_mib", "wire MiB", "%.0f", func(r *Run) float64 { return float64(r.WireBytes) / mib }},

@@ -33,12 +33,19 @@ type Run struct {
 	TotalMS   float64 `json:"total_ms"`
 	FrozenMS  float64 `json:"frozen_ms"`
 	RestoreMS float64 `json:"restore_ms"`
-	// Freeze is where the frozen time went, as the tool reports it.
-	Freeze []api.Step `json:"freeze,omitempty"`
+	// Freeze is where the frozen time went, as the tool reports it, and
+	// RestoreSteps the destination's part of it.
+	Freeze       []api.Step `json:"freeze,omitempty"`
+	RestoreSteps []api.Step `json:"restore_steps,omitempty"`
 	// Throttle is the largest share of a round the process was kept
 	// stopped during pre-copy to make it converge.
-	Throttle    float64 `json:"throttle,omitempty"`
-	GapMS       float64 `json:"gap_ms"`       // longest heartbeat interval from the migration on
+	Throttle float64 `json:"throttle,omitempty"`
+	GapMS    float64 `json:"gap_ms"` // longest heartbeat interval from the migration on
+	// FreezeGapMS is the longest interval that overlaps the freeze, and
+	// OtherGapMS the longest of the others (the workload waiting for a
+	// CPU while both daemons copy on a 2-core machine).
+	FreezeGapMS float64 `json:"freeze_gap_ms"`
+	OtherGapMS  float64 `json:"other_gap_ms"`
 	MissedBeats int     `json:"missed_beats"` // 1 ms beats not written
 	CountErrors int     `json:"count_errors"` // heartbeat counts lost or repeated: must be 0
 	Beats       int     `json:"beats"`
@@ -104,8 +111,8 @@ func (r Run) line() string {
 	if !math.IsNaN(float64(r.LimitPct)) {
 		limit = fmt.Sprintf(" (%.0f%% of the limit)", r.LimitPct)
 	}
-	return fmt.Sprintf("total %.0f ms, frozen %.1f ms, gap %.1f ms, %d rounds, wire %.1f MiB (x%.2f), %.0f MiB/s%s, cpu s/GiB %.2f+%.2f, pre-touch %.0f ms",
-		r.TotalMS, r.FrozenMS, r.GapMS, r.Rounds, float64(r.WireBytes)/mib, r.Ratio, r.ThroughputMiBs, limit, r.SrcCPUPerGiB, r.DstCPUPerGiB, r.PreTouchMS)
+	return fmt.Sprintf("total %.0f ms, frozen %.1f ms, gap %.1f ms at the freeze and %.1f ms before, %d rounds, wire %.1f MiB (x%.2f), %.0f MiB/s%s, cpu s/GiB %.2f+%.2f, pre-touch %.0f ms",
+		r.TotalMS, r.FrozenMS, r.FreezeGapMS, r.OtherGapMS, r.Rounds, float64(r.WireBytes)/mib, r.Ratio, r.ThroughputMiBs, limit, r.SrcCPUPerGiB, r.DstCPUPerGiB, r.PreTouchMS)
 }
 
 // runOnce starts the workload in h1, migrates it to h2 and measures.
@@ -159,6 +166,10 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 		return r.fail(err)
 	}
 	r.fill(rep, workload.ParseBeats(data, beatPeriodMS, begin.UnixNano()), before, after, h.limit)
+	if rep.FrozenAtUnixNS != 0 {
+		r.FreezeGapMS, r.OtherGapMS = workload.Gaps(data, begin.UnixNano(),
+			rep.FrozenAtUnixNS, rep.FrozenAtUnixNS+int64(rep.FrozenMS*1e6))
+	}
 	if r.CountErrors > 0 {
 		return r.fail(fmt.Errorf("heartbeat counts lost or repeated %d times", r.CountErrors))
 	}

@@ -95,6 +95,8 @@ type Report struct {
 	ZeroPages uint64        `json:"zero_pages"`
 	Tracker   string        `json:"tracker"`
 	Frozen    time.Duration `json:"frozen"`
+	// FrozenAt is when the freeze began (the process may stop from then on).
+	FrozenAt  time.Time     `json:"frozen_at"`
 	Total     time.Duration `json:"total"`
 	RestoreMS float64       `json:"restore_ms"`
 	WireBytes uint64        `json:"wire_bytes"` // filled in by the caller, who owns the transport
@@ -517,6 +519,7 @@ func (m *migration) final(ctx context.Context) error {
 		m.held = true
 	}
 	m.frozen = time.Now() // the process may stop any moment from now
+	m.rep.FrozenAt = m.frozen
 	if err := m.s.Interrupt(); err != nil {
 		return err
 	}

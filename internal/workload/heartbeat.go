@@ -78,3 +78,29 @@ func ParseBeat(line []byte) (count, ns int64, ok bool) {
 	t, err2 := strconv.ParseInt(string(rest), 10, 64)
 	return c, t, err1 == nil && err2 == nil && c > 0
 }
+
+// Gaps splits the intervals between lines that end at or after fromNS
+// into those that overlap [winFrom, winTo] (the freeze) and the others,
+// and returns the longest of each in ms: what the freeze cost the
+// workload, and its longest wait for other reasons (a busy CPU).
+func Gaps(data []byte, fromNS, winFrom, winTo int64) (inWindow, outside float64) {
+	var prevT int64
+	have := false
+	end := bytes.LastIndexByte(data, '\n')
+	for line := range bytes.Lines(data[:end+1]) {
+		_, t, ok := ParseBeat(bytes.TrimSuffix(line, []byte{'\n'}))
+		if !ok {
+			continue
+		}
+		if have && t >= fromNS {
+			gap := float64(t-prevT) / 1e6
+			if prevT <= winTo && t >= winFrom {
+				inWindow = max(inWindow, gap)
+			} else {
+				outside = max(outside, gap)
+			}
+		}
+		prevT, have = t, true
+	}
+	return inWindow, outside
+}

@@ -64,3 +64,20 @@ func TestParseBeatsGapStart(t *testing.T) {
 		t.Fatalf("longest gap began at %d, want %d", got.MaxGapAtNS, want)
 	}
 }
+
+func TestGaps(t *testing.T) {
+	// Beats at 1, 2, 3 ms, then 15 ms (a 12 ms wait before the freeze),
+	// 16, then 40 (the freeze, 20-30 ms), 41.
+	var data []byte
+	for i, ms := range []int64{1, 2, 3, 15, 16, 40, 41} {
+		data = fmt.Appendf(data, "%d %d\n", i+1, ms*1e6)
+	}
+	in, out := Gaps(data, 0, 20e6, 30e6)
+	if in != 24 || out != 12 {
+		t.Errorf("Gaps = %v in the freeze, %v outside; want 24, 12", in, out)
+	}
+	// Intervals ending before fromNS are left out.
+	if in, out = Gaps(data, 16e6, 20e6, 30e6); in != 24 || out != 1 {
+		t.Errorf("Gaps from 16 ms = %v, %v; want 24, 1", in, out)
+	}
+}
