@@ -241,14 +241,17 @@ func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process
 	if f.remote, err = f.tr.NewRemote(pid, 0); err != nil {
 		return nil, nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
-	s, err := newScratch(pid, f.remote)
-	if err != nil {
-		return nil, nil, err
-	}
-	err = f.tr.Do(func() error { return collectInjected(p, t, s) }) // one thread handoff for all calls
-	if uerr := s.unmap(); err == nil {
-		err = uerr
-	}
+	err = f.tr.Do(func() error { // one thread handoff for all calls
+		b, err := f.remote.MapBatch(scratchSize, maxQueries)
+		if err != nil {
+			return fmt.Errorf("pid %d: %w", pid, err)
+		}
+		err = collectInjected(p, t, pid, b)
+		if uerr := b.Unmap(); err == nil {
+			err = uerr
+		}
+		return err
+	})
 	// Registers and signal mask back at once, not when the process is let
 	// go: if this daemon dies while it holds the process, the kernel lets
 	// the process go as it is.

@@ -24,6 +24,10 @@ func readProc(pid int, p *image.Process, files *fileid.Cache, vmas *vmaCache) ([
 	p.PPID, p.PGID, p.SID = int32(stat.PPID), int32(stat.Pgrp), int32(stat.Session)
 	p.Creds = credsOf(status)
 	p.NoNewPrivs = status.NoNewPrivs
+	if !status.HasUmask {
+		return nil, fmt.Errorf("pid %d: /proc/PID/status shows no Umask (Linux 4.7 and later do): %w", pid, ErrNotSupported)
+	}
+	p.Umask = status.Umask
 	p.SharedPending = nil
 	p.MM = image.MM{
 		StartCode: stat.StartCode, EndCode: stat.EndCode,

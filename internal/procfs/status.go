@@ -9,6 +9,7 @@ import (
 type ProcStatus struct {
 	Name      string // Name, escaped by the kernel ("\n" for a newline)
 	Umask     uint32 // Umask, octal in the file
+	HasUmask  bool   // the kernel shows Umask (Linux 4.7 and later)
 	State     byte   // first letter of State, e.g. 'S'
 	Tgid      int
 	Pid       int
@@ -46,6 +47,7 @@ type ProcStatus struct {
 var statusSetters = map[string]func(*ProcStatus, string) error{
 	"Umask": func(s *ProcStatus, v string) (err error) {
 		s.Umask, err = parseUint32(v, 8)
+		s.HasUmask = err == nil
 		return err
 	},
 	"State":           (*ProcStatus).setState,

@@ -12,7 +12,7 @@ func TestParseStatusSample(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := ProcStatus{
-		Name: "cat", Umask: 0o22, State: 'R', Tgid: 8486, Pid: 8486, PPid: 8479,
+		Name: "cat", Umask: 0o22, HasUmask: true, State: 'R', Tgid: 8486, Pid: 8486, PPid: 8479,
 		NStgid: []int{8486}, NSpid: []int{8486}, NSpgid: []int{8479}, NSsid: []int{1631},
 		Threads: 1, SigLimit: 96365,
 		CapPrm: 0x1fffeffffff, CapEff: 0x1fffeffffff, CapBnd: 0x1fffeffffff,

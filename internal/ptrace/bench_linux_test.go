@@ -3,10 +3,12 @@
 package ptrace
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"testing"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"golang.org/x/sys/unix"
 )
 
@@ -104,5 +106,41 @@ func BenchmarkGetRegsXState(b *testing.B) {
 		if _, err := tr.GetXState(pid); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkBatch measures a batch of n getpid calls in one stop (write
+// the table, run, read the results), against n injected one by one.
+func BenchmarkBatch(b *testing.B) {
+	for _, n := range []int{1, 80} {
+		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) {
+			if os.Geteuid() != 0 {
+				b.Skip("needs root")
+			}
+			tr := NewTracer()
+			defer tr.Close()
+			pid, err := tr.StartStub("/bin/true", []string{"true"}, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Do(func() error { killAndReap(pid); return nil })
+			r, err := tr.NewRemote(pid, 0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			bt, err := r.MapBatch(linux.PageSize, n)
+			if err != nil {
+				b.Fatal(err)
+			}
+			calls := make([]Call, n)
+			for i := range calls {
+				calls[i].Nr = unix.SYS_GETPID
+			}
+			for b.Loop() {
+				if ret, err := bt.Run(calls); err != nil || ret[n-1] != uint64(pid) {
+					b.Fatal(ret, err)
+				}
+			}
+		})
 	}
 }

@@ -44,7 +44,9 @@ func runHelper(mode string) {
 	case "uffd":
 		helperUffd()
 	case "sigblock":
-		helperSigblock()
+		helperSigblock(unix.SIGUSR2)
+	case "trapblock":
+		helperSigblock(unix.SIGTRAP)
 	default:
 		fmt.Fprintf(os.Stderr, "unknown helper mode %q\n", mode)
 		os.Exit(2)
@@ -85,15 +87,15 @@ func helperUffd() {
 	}
 }
 
-// helperSigblock blocks SIGUSR2 on the main thread, sends it to that
+// helperSigblock blocks sig on the main thread, sends it to that
 // thread, then echoes like helperEcho.
-func helperSigblock() {
+func helperSigblock(sig unix.Signal) {
 	var set unix.Sigset_t
-	set.Val[0] = 1 << (unix.SIGUSR2 - 1)
+	set.Val[0] = 1 << (sig - 1)
 	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &set, nil); err != nil {
 		os.Exit(4)
 	}
-	if err := unix.Tgkill(os.Getpid(), unix.Gettid(), unix.SIGUSR2); err != nil {
+	if err := unix.Tgkill(os.Getpid(), unix.Gettid(), sig); err != nil {
 		os.Exit(5)
 	}
 	helperEcho()
