@@ -40,8 +40,8 @@ func (t *task) setCreds(c image.Creds, noNewPrivs bool) error {
 		{"uids", func() error { return t.call3(unix.SYS_SETRESUID, c.UID, c.EUID, c.SUID) }},
 		{"capabilities", func() error { return t.raiseEffective(c.CapInh) }},
 		{"ambient capabilities", func() error { return t.raiseAmbient(c.CapAmb, last) }},
-		{"fsgid", func() error { _, err := t.call(unix.SYS_SETFSGID, uint64(c.FSGID)); return err }},
-		{"fsuid", func() error { _, err := t.call(unix.SYS_SETFSUID, uint64(c.FSUID)); return err }},
+		{"fsgid", func() error { return t.do("setfsgid", unix.SYS_SETFSGID, uint64(c.FSGID)) }},
+		{"fsuid", func() error { return t.do("setfsuid", unix.SYS_SETFSUID, uint64(c.FSUID)) }},
 		{"capabilities", func() error { return t.capset(c.CapEff, c.CapPrm, c.CapInh) }},
 		{"keep-caps", func() error {
 			if c.Securebits&secbitKeepCapsLocked != 0 {
@@ -56,26 +56,29 @@ func (t *task) setCreds(c image.Creds, noNewPrivs bool) error {
 			return t.prctl(unix.PR_SET_NO_NEW_PRIVS, 1)
 		}},
 	}
-	if err := runSteps(steps); err != nil {
+	// In batches: the set of a dozen to sixty calls is cut in two where
+	// the effective capabilities are read back.
+	if err := t.batched(func() error { return runSteps(steps) }); err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
 	return t.checkCreds(c, noNewPrivs)
 }
 
 func (t *task) prctl(opt, val uint64) error {
-	_, err := t.call(unix.SYS_PRCTL, opt, val, 0, 0, 0)
-	return err
+	return t.do(fmt.Sprintf("prctl %d %d", opt, val), unix.SYS_PRCTL, opt, val, 0, 0, 0)
 }
 
 func (t *task) call3(nr uintptr, a, b, c uint32) error {
-	_, err := t.call(nr, uint64(a), uint64(b), uint64(c))
-	return err
+	return t.do(fmt.Sprintf("system call %d (%d, %d, %d)", nr, a, b, c), nr, uint64(a), uint64(b), uint64(c))
 }
 
 // raiseEffective makes every permitted capability effective (the uid
 // change cleared the effective set) and sets the inheritable set, so that
 // ambient capabilities can be raised and fs ids set.
 func (t *task) raiseEffective(inh uint64) error {
+	if err := t.flush(); err != nil { // the uid change ran
+		return err
+	}
 	st, err := procfs.Status(t.pid)
 	if err != nil {
 		return err
@@ -86,8 +89,8 @@ func (t *task) raiseEffective(inh uint64) error {
 func (t *task) dropBounding(bnd uint64, last int) error {
 	for c := 0; c <= last; c++ {
 		if bnd&(1<<c) == 0 {
-			if err := t.prctl(unix.PR_CAPBSET_DROP, uint64(c)); err != nil {
-				return fmt.Errorf("drop capability %d: %w", c, err)
+			if err := t.do(fmt.Sprintf("drop capability %d", c), unix.SYS_PRCTL, unix.PR_CAPBSET_DROP, uint64(c), 0, 0, 0); err != nil {
+				return err
 			}
 		}
 	}
@@ -97,8 +100,8 @@ func (t *task) dropBounding(bnd uint64, last int) error {
 func (t *task) raiseAmbient(amb uint64, last int) error {
 	for c := 0; c <= last; c++ {
 		if amb&(1<<c) != 0 {
-			if _, err := t.call(unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uint64(c), 0, 0); err != nil {
-				return fmt.Errorf("raise capability %d: %w", c, err)
+			if err := t.do(fmt.Sprintf("raise ambient capability %d", c), unix.SYS_PRCTL, unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_RAISE, uint64(c), 0, 0); err != nil {
+				return err
 			}
 		}
 	}
@@ -121,8 +124,7 @@ func (t *task) capset(eff, prm, inh uint64) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.call(unix.SYS_CAPSET, addr, addr+8)
-	return err
+	return t.do("capset", unix.SYS_CAPSET, addr, addr+8)
 }
 
 // checkCreds compares the task's credentials with the image's.

@@ -47,10 +47,7 @@ func (t *task) setGroups(groups []uint32) error {
 			return err
 		}
 	}
-	if _, err := t.call(unix.SYS_SETGROUPS, uint64(len(groups)), addr); err != nil {
-		return fmt.Errorf("setgroups %v: %w", groups, err)
-	}
-	return nil
+	return t.do(fmt.Sprintf("setgroups %v", groups), unix.SYS_SETGROUPS, uint64(len(groups)), addr)
 }
 
 // atFDCWD is AT_FDCWD as a system call argument.

@@ -237,3 +237,25 @@ func copyDir(t *testing.T, src, dst string) {
 		os.WriteFile(filepath.Join(dst, e.Name()), b, 0o600)
 	}
 }
+
+// TestBatchedCallFails: an image with an rseq area the kernel refuses
+// fails the restore inside the batch of the process state (calls after
+// it in the batch run all the same), naming the call, and leaves no task
+// behind.
+func TestBatchedCallFails(t *testing.T) {
+	pid, img := sleeper(t, 65534)
+	bad := filepath.Join(t.TempDir(), "bad")
+	rewrite(t, img, bad, func(c *image.Checkpoint) {
+		th := &c.Processes[0].Threads[0]
+		if th.Rseq == nil {
+			t.Skip("the sleeper has no rseq area (glibc before 2.35)")
+		}
+		th.Rseq.Len = 8 // shorter than struct rseq: EINVAL
+	})
+	_, err := restorer.Restore(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "restore process state: rseq: ") || !errors.Is(err, syscall.EINVAL) {
+		t.Fatalf("restore of an image with an 8-byte rseq area: %v", err)
+	}
+	t.Log(err)
+	assertFree(t, pid)
+}

@@ -27,21 +27,25 @@ func runSteps(steps []step) error {
 
 // restoreState restores the process-wide and thread state other than
 // memory and credentials. exe is the task's descriptor of the executable.
+// The calls go in batches: some 20-80, two stops each one by one.
 func (t *task) restoreState(p *image.Process, th *image.Thread, exe uint64) error {
+	return t.batched(func() error { return t.stateSteps(p, th, exe) })
+}
+
+func (t *task) stateSteps(p *image.Process, th *image.Thread, exe uint64) error {
 	return runSteps([]step{
 		{"rlimits", func() error { return t.setRlimits(p.Rlimits) }},
 		{"sigactions", func() error { return t.setSigactions(p.SigActions) }},
 		{"sigaltstack", func() error { return t.setAltstack(th.Altstack) }},
 		{"itimers", func() error { return t.setITimers(p.ITimers) }},
-		{"umask", func() error { _, err := t.call(unix.SYS_UMASK, uint64(p.Umask)); return err }},
-		{"personality", func() error { _, err := t.call(unix.SYS_PERSONALITY, uint64(p.Personality)); return err }},
+		{"umask", func() error { return t.do("umask", unix.SYS_UMASK, uint64(p.Umask)) }},
+		{"personality", func() error { return t.do("personality", unix.SYS_PERSONALITY, uint64(p.Personality)) }},
 		{"comm", func() error { return t.setComm(th.Comm) }},
 		{"nice", func() error {
-			_, err := t.call(unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(th.Nice)))
-			return err
+			return t.do("nice", unix.SYS_SETPRIORITY, unix.PRIO_PROCESS, 0, uint64(int64(th.Nice)))
 		}},
 		{"prctl state", func() error { return t.setPrctls(p) }},
-		{"clear_child_tid", func() error { _, err := t.call(unix.SYS_SET_TID_ADDRESS, th.ClearChildTID); return err }},
+		{"clear_child_tid", func() error { return t.do("clear_child_tid", unix.SYS_SET_TID_ADDRESS, th.ClearChildTID) }},
 		{"robust list", func() error { return t.setRobustList(th) }},
 		{"rseq", func() error { return t.setRseq(th.Rseq) }},
 		{"ldt", func() error { return t.setLDT(p.LDT) }},
@@ -83,10 +87,10 @@ func (t *task) setSigactions(acts []image.SigAction) error {
 		if err != nil {
 			return err
 		}
-		_, err = t.call(unix.SYS_RT_SIGACTION, uint64(sig), addr, 0, 8)
+		err = t.do(fmt.Sprintf("sigaction of signal %d", sig), unix.SYS_RT_SIGACTION, uint64(sig), addr, 0, 8)
 		t.reset()
 		if err != nil {
-			return fmt.Errorf("signal %d: %w", sig, err)
+			return err
 		}
 	}
 	return nil
@@ -107,8 +111,7 @@ func (t *task) setAltstack(a image.Altstack) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.call(unix.SYS_SIGALTSTACK, addr, 0)
-	return err
+	return t.do("sigaltstack", unix.SYS_SIGALTSTACK, addr, 0)
 }
 
 func (t *task) setITimers(its [3]image.ITimer) error {
@@ -171,8 +174,7 @@ func (t *task) setComm(comm string) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.call(unix.SYS_PRCTL, unix.PR_SET_NAME, addr)
-	return err
+	return t.do("comm", unix.SYS_PRCTL, unix.PR_SET_NAME, addr)
 }
 
 func (t *task) setPrctls(p *image.Process) error {
@@ -184,8 +186,8 @@ func (t *task) setPrctls(p *image.Process) error {
 		{unix.PR_SET_CHILD_SUBREAPER, b2u(p.ChildSubreaper)},
 		{unix.PR_SET_THP_DISABLE, b2u(p.THPDisabled)},
 	} {
-		if _, err := t.call(unix.SYS_PRCTL, c.opt, c.val, 0, 0, 0); err != nil {
-			return fmt.Errorf("prctl %d: %w", c.opt, err)
+		if err := t.do(fmt.Sprintf("prctl %d", c.opt), unix.SYS_PRCTL, c.opt, c.val, 0, 0, 0); err != nil {
+			return err
 		}
 	}
 	return nil
@@ -202,16 +204,14 @@ func (t *task) setRobustList(th *image.Thread) error {
 	if th.RobustList == 0 {
 		return nil
 	}
-	_, err := t.call(unix.SYS_SET_ROBUST_LIST, th.RobustList, th.RobustListLen)
-	return err
+	return t.do("robust list", unix.SYS_SET_ROBUST_LIST, th.RobustList, th.RobustListLen)
 }
 
 func (t *task) setRseq(r *image.Rseq) error {
 	if r == nil {
 		return nil
 	}
-	_, err := t.call(unix.SYS_RSEQ, r.Addr, uint64(r.Len), uint64(r.Flags), uint64(r.Sig))
-	return err
+	return t.do("rseq", unix.SYS_RSEQ, r.Addr, uint64(r.Len), uint64(r.Flags), uint64(r.Sig))
 }
 
 func (t *task) setLDT(raw []byte) error {
@@ -220,10 +220,10 @@ func (t *task) setLDT(raw []byte) error {
 		if err != nil {
 			return err
 		}
-		_, err = t.call(unix.SYS_MODIFY_LDT, 0x11, addr, linux.SizeofUserDesc)
+		err = t.do(fmt.Sprintf("LDT entry %d", d.EntryNumber), unix.SYS_MODIFY_LDT, 0x11, addr, linux.SizeofUserDesc)
 		t.reset()
 		if err != nil {
-			return fmt.Errorf("entry %d: %w", d.EntryNumber, err)
+			return err
 		}
 	}
 	return nil
@@ -252,8 +252,7 @@ func (t *task) setMM(mm *image.MM, exe uint64) error {
 	if err != nil {
 		return err
 	}
-	_, err = t.call(unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, uint64(len(b)), 0)
-	return err
+	return t.do("mm fields (PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, uint64(len(b)), 0)
 }
 
 // queueSignals puts the pending signals back, sent by the task to itself

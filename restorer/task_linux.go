@@ -28,17 +28,104 @@ type task struct {
 	scratch uint64
 	gadget  uint64
 	used    uint64 // bytes of scratch handed out since the last reset
+
+	queuing bool     // inside batched: do queues
+	queue   []queued // calls of do waiting for flush
 }
 
-// call runs one system call in the task.
+// queued is a call of do waiting for the batch, named for its error.
+type queued struct {
+	what string
+	call ptrace.Call
+}
+
+// maxQueued bounds a batch (its table takes 64 bytes a call of scratch).
+const maxQueued = 256
+
+// call runs one system call in the task, after the queued ones.
 func (t *task) call(nr uintptr, args ...uint64) (uint64, error) {
+	if err := t.flush(); err != nil {
+		return 0, err
+	}
 	return t.r.Syscall(nr, args...)
 }
 
+// do runs a system call whose only answer is its success. Inside batched,
+// the call is queued, and its error comes from the flush.
+func (t *task) do(what string, nr uintptr, args ...uint64) error {
+	if !t.queuing {
+		if _, err := t.call(nr, args...); err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		return nil
+	}
+	c := ptrace.Call{Nr: uint64(nr)}
+	copy(c.Args[:], args)
+	t.queue = append(t.queue, queued{what, c})
+	if len(t.queue) == maxQueued {
+		return t.flush()
+	}
+	return nil
+}
+
+// batched runs fn with the calls it makes through do queued and run in
+// batches (one ptrace stop for all instead of two each, see
+// ptrace.Batch), in order with any other call. The scratch data of queued
+// calls stays until they ran.
+func (t *task) batched(fn func() error) error {
+	t.queuing = true
+	err := fn()
+	if err == nil {
+		err = t.flush()
+	}
+	t.queuing, t.queue, t.used = false, t.queue[:0], 0
+	return err
+}
+
+// flush runs the queued calls in one batch, and fails with the first that
+// failed (the others ran all the same: a failed restore kills the task).
+func (t *task) flush() error {
+	if len(t.queue) == 0 {
+		return nil
+	}
+	q := t.queue
+	t.queue = t.queue[:0]
+	n := ptrace.TableSize(len(q))
+	if t.used+n > scratchSize {
+		return fmt.Errorf("scratch area full (%d bytes of call table wanted)", n)
+	}
+	b, err := t.r.BatchAt(t.scratch+t.used, len(q))
+	if err != nil {
+		return err
+	}
+	calls := make([]ptrace.Call, len(q))
+	for i, c := range q {
+		calls[i] = c.call
+	}
+	ret, err := b.Run(calls)
+	if err != nil {
+		return err
+	}
+	t.used = 0 // every queued call has used its data
+	for i, r := range ret {
+		if err := ptrace.Errno(r); err != nil {
+			return fmt.Errorf("%s: %w", q[i].what, err)
+		}
+	}
+	return nil
+}
+
 // put copies b into the scratch area and returns its address in the task.
-// Areas stay valid until reset.
+// Areas stay valid until reset (or, inside batched, until the call that
+// uses them ran).
 func (t *task) put(b []byte) (uint64, error) {
 	n := (uint64(len(b)) + 15) &^ 15
+	// Room for the data and for the table with the call that will use it.
+	if t.queuing && t.used+n+ptrace.TableSize(len(t.queue)+1) > scratchSize {
+		if err := t.flush(); err != nil { // makes room
+			return 0, err
+		}
+	}
 	if t.used+n > scratchSize {
 		return 0, fmt.Errorf("scratch area full (%d bytes wanted)", len(b))
 	}
@@ -62,7 +149,12 @@ func (t *task) putWords(w ...uint64) (uint64, error) {
 	return t.put(b)
 }
 
-func (t *task) reset() { t.used = 0 }
+// reset frees the scratch area (inside batched, flush does).
+func (t *task) reset() {
+	if !t.queuing {
+		t.used = 0
+	}
+}
 
 // kill ends a task that will not be completed, and reaps it.
 func (t *task) kill() {
@@ -143,6 +235,7 @@ func (t *task) cloneWithPID(pid int) (*task, error) {
 		c.kill()
 		return nil, err
 	}
+	c.r.UseGadget(t.gadget)
 	return c, nil
 }
 

@@ -68,21 +68,21 @@ type Batch struct {
 	table    uint64
 	code     uint64 // 0: no code page, calls go one by one
 	maxCalls int
+	owned    bool // the area is the Batch's: Unmap removes it
 }
 
 // MapBatch maps a Batch in the thread: dataSize bytes for the caller (see
 // Data) and room for maxCalls calls.
 func (r *Remote) MapBatch(dataSize uint64, maxCalls int) (*Batch, error) {
 	dataSize = pageAlign(dataSize)
-	// One call more (the SIGTRAP check, see Run) and its answer.
-	tableSize := pageAlign(uint64(maxCalls+1)*callSize + sigactionSize)
+	tableSize := pageAlign(TableSize(maxCalls))
 	size := dataSize + tableSize + linux.PageSize
 	addr, err := r.Syscall(unix.SYS_MMAP, 0, size, unix.PROT_READ|unix.PROT_WRITE,
 		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS, ^uint64(0), 0)
 	if err != nil {
 		return nil, fmt.Errorf("map batch area in tid %d: %w", r.tid, err)
 	}
-	b := &Batch{r: r, addr: addr, size: size, data: addr, table: addr + dataSize, maxCalls: maxCalls}
+	b := &Batch{r: r, addr: addr, size: size, data: addr, table: addr + dataSize, maxCalls: maxCalls, owned: true}
 	code := b.table + tableSize
 	if err := linux.WriteMem(r.tid, code, batchCode); err != nil {
 		return nil, errors.Join(fmt.Errorf("write batch code in tid %d at %#x: %w", r.tid, code, err), b.Unmap())
@@ -102,8 +102,25 @@ func (b *Batch) Data() uint64 { return b.data }
 // system refused an executable page; calls go one by one).
 func (b *Batch) Batched() bool { return b.code != 0 }
 
-// Unmap removes the area; the process must not run before it is gone.
+// TableSize is the bytes of table a Batch of maxCalls calls needs.
+func TableSize(maxCalls int) uint64 { return uint64(maxCalls+1)*callSize + sigactionSize }
+
+// BatchAt returns a Batch that runs the code of the gadget page (see
+// MapGadget) over a table at addr, TableSize(maxCalls) bytes of writable
+// memory of the caller's.
+func (r *Remote) BatchAt(table uint64, maxCalls int) (*Batch, error) {
+	if r.gadget == 0 {
+		return nil, errors.New("BatchAt needs a gadget page: call MapGadget first")
+	}
+	return &Batch{r: r, table: table, code: r.gadget + gadgetBatchOff, maxCalls: maxCalls}, nil
+}
+
+// Unmap removes the area of MapBatch (nothing for BatchAt); the process
+// must not run before it is gone.
 func (b *Batch) Unmap() error {
+	if !b.owned {
+		return nil
+	}
 	if _, err := b.r.Syscall(unix.SYS_MUNMAP, b.addr, b.size); err != nil {
 		return fmt.Errorf("unmap batch area in tid %d: %w", b.r.tid, err)
 	}
@@ -140,13 +157,12 @@ func (b *Batch) Run(calls []Call) ([]uint64, error) {
 		return out, err
 	}
 	// The int3 at the end raises SIGTRAP, and the kernel resets the
-	// handler of a SIGTRAP the process ignores to SIG_DFL: the first
-	// call saves the disposition, put back after the stop if it was
-	// SIG_IGN. Its answer follows the table.
+	// handler of a SIGTRAP the process ignores to SIG_DFL: the last call
+	// saves the disposition (the calls may have set it), which is put
+	// back after the stop if it was SIG_IGN. Its answer follows the table.
 	trapAct := b.table + uint64(len(calls)+1)*callSize
-	all := make([]Call, 0, len(calls)+1)
-	all = append(all, Call{Nr: unix.SYS_RT_SIGACTION, Args: [6]uint64{uint64(unix.SIGTRAP), 0, trapAct, 8}})
-	all = append(all, calls...)
+	all := append(calls[:len(calls):len(calls)],
+		Call{Nr: unix.SYS_RT_SIGACTION, Args: [6]uint64{uint64(unix.SIGTRAP), 0, trapAct, 8}})
 	tab := make([]byte, len(all)*callSize+sigactionSize)
 	le := binary.LittleEndian
 	for i, c := range all {
@@ -165,15 +181,11 @@ func (b *Batch) Run(calls []Call) ([]uint64, error) {
 	if err := linux.ReadMem(b.r.tid, b.table, tab); err != nil {
 		return nil, fmt.Errorf("read batch results in tid %d: %w", b.r.tid, err)
 	}
-	for i := range all {
-		ret := le.Uint64(tab[i*callSize+56:])
-		if i == 0 {
-			if err := Errno(ret); err != nil {
-				return nil, fmt.Errorf("batch in tid %d: read SIGTRAP action: %w", b.r.tid, err)
-			}
-			continue
-		}
-		out[i-1] = ret
+	for i := range calls {
+		out[i] = le.Uint64(tab[i*callSize+56:])
+	}
+	if err := Errno(le.Uint64(tab[len(calls)*callSize+56:])); err != nil {
+		return nil, fmt.Errorf("batch in tid %d: read SIGTRAP action: %w", b.r.tid, err)
 	}
 	if le.Uint64(tab[len(all)*callSize:]) == sigIgn {
 		if _, err := b.r.Syscall(unix.SYS_RT_SIGACTION, uint64(unix.SIGTRAP), trapAct, 0, 8); err != nil {

@@ -219,3 +219,54 @@ func TestBatchLeavesPendingTrap(t *testing.T) {
 		t.Fatalf("helper echoed %q", got)
 	}
 }
+
+// TestBatchAtIgnoresTrap runs a batch from a gadget page whose calls set
+// SIGTRAP to SIG_IGN: the int3 that ends the batch must not undo that.
+func TestBatchAtIgnoresTrap(t *testing.T) {
+	requireRoot(t)
+	pid := startSleep(t)
+	waitInSyscall(t, pid, pid, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_NANOSLEEP)
+	tr := newTracer(t)
+	seizeAndInterrupt(t, tr, pid)
+	r, err := tr.NewRemote(pid, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const area = 0x7e0000000000
+	addr, err := r.Syscall(unix.SYS_MMAP, area, linux.PageSize, unix.PROT_READ|unix.PROT_WRITE,
+		unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
+	if err != nil || addr != area {
+		t.Fatalf("mmap = %#x, %v", addr, err)
+	}
+	if err := r.MapGadget(area + linux.PageSize); err != nil {
+		t.Fatal(err)
+	}
+	act := make([]byte, 32)
+	binary.LittleEndian.PutUint64(act, 1) // SIG_IGN
+	if err := linux.WriteMem(pid, area, act); err != nil {
+		t.Fatal(err)
+	}
+	b, err := r.BatchAt(area+64, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ret, err := b.Run([]Call{
+		{Nr: unix.SYS_RT_SIGACTION, Args: [6]uint64{uint64(unix.SIGTRAP), area, 0, 8}},
+		{Nr: unix.SYS_GETPID},
+	})
+	if err != nil || ret[1] != uint64(pid) || Errno(ret[0]) != nil {
+		t.Fatalf("batch = %#x, %v", ret, err)
+	}
+	if err := r.UnmapGadget(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r.Syscall(unix.SYS_MUNMAP, area, linux.PageSize); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Restore(); err != nil {
+		t.Fatal(err)
+	}
+	if ign := sigMask(t, sigState(t, pid), "SigIgn"); ign&(1<<(unix.SIGTRAP-1)) == 0 {
+		t.Errorf("SIGTRAP not ignored after the batch set it so:\n%s", sigState(t, pid))
+	}
+}

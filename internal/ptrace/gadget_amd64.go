@@ -17,8 +17,11 @@ import (
 // syscallInsn is the x86-64 "syscall" instruction.
 var syscallInsn = []byte{0x0f, 0x05}
 
-// gadgetCode is what MapGadget writes: syscall; int3.
-var gadgetCode = []byte{0x0f, 0x05, 0xcc}
+// gadgetCode is what MapGadget writes: syscall; int3, and at
+// gadgetBatchOff the code of a Batch.
+var gadgetCode = append(append([]byte{0x0f, 0x05, 0xcc}, make([]byte, gadgetBatchOff-3)...), batchCode...)
+
+const gadgetBatchOff = 16
 
 // errNoSyscallInsn is wrapped when no mapping holds a syscall instruction.
 var errNoSyscallInsn = errors.New("no syscall instruction in any executable mapping")

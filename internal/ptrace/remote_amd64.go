@@ -248,6 +248,12 @@ func (r *Remote) MapGadget(addr uint64) error {
 	return nil
 }
 
+// UseGadget makes the Remote use the gadget page that MapGadget mapped
+// at addr in the process the thread was forked from (a child has a copy).
+func (r *Remote) UseGadget(addr uint64) {
+	r.insn, r.gadget = addr, addr
+}
+
 // UnmapGadget unmaps the page of MapGadget and goes back to the syscall
 // instruction the Remote had before (and from MethodInt3 to
 // MethodSyscallStops). The munmap runs from the gadget page itself; the
