@@ -386,9 +386,12 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 	if s.done {
 		return nil, errors.New("stream already finished")
 	}
+	t0 := time.Now()
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
+	res := Result{PID: s.t.pid, PageStats: s.stats, Steps: []StepTime{{"last writes", time.Since(t0)}}}
+	t0 = time.Now()
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
@@ -414,7 +417,7 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 			return nil, err
 		}
 	}
-	res := Result{PID: s.t.pid, PageStats: s.stats}
+	res.Steps = append(res.Steps, StepTime{"checks", time.Since(t0)})
 	var steps []step
 	if s.recheck || (hasFiles(p.MM.VMAs) && !sameFS(p.Creds, s.creds)) {
 		// Mapped with another identity than the final one: that one must
