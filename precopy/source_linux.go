@@ -564,6 +564,11 @@ func (m *migration) final(ctx context.Context) error {
 		return err
 	}
 	m.rep.RestoreMS, m.rep.RestoreSteps = ready.RestoreMS, ready.Steps
+	if hc, ok := m.pages.(halfCloser); ok {
+		if err := hc.Wait(); err != nil { // no wait, normally: the receiver acked before it said Ready
+			return fmt.Errorf("final pages: %w", err)
+		}
+	}
 	mark("restore")
 	if m.held {
 		if err := m.s.Hold(); err != nil {
@@ -627,11 +632,26 @@ func (m *migration) sendLast(ctx context.Context, mark func(string)) error {
 	if _, err := m.copyRound(round); err != nil {
 		return err
 	}
-	if err := m.pages.Close(); err != nil {
+	if hc, ok := m.pages.(halfCloser); ok {
+		// The destination's Ready says every page arrived (it finishes
+		// only after the last page is written): the final state goes out
+		// without waiting for the page stream's own ack.
+		err = hc.CloseSend()
+	} else {
+		err = m.pages.Close()
+	}
+	if err != nil {
 		return fmt.Errorf("final pages: %w", err)
 	}
 	mark("last pages")
 	return nil
+}
+
+// halfCloser is a PageStream that can end its stream (CloseSend) and wait
+// for the receiver's ack (Wait) apart.
+type halfCloser interface {
+	CloseSend() error
+	Wait() error
 }
 
 // resolve finds out whether the destination runs the process after the

@@ -223,6 +223,47 @@ func TestPagesCloseWaits(t *testing.T) {
 	}
 }
 
+// CloseSend returns before the (slow) receiver has every page; Wait only
+// after.
+func TestPagesCloseSendThenWait(t *testing.T) {
+	dialed, accepted, _ := connPair(t, DefaultConfig())
+	ctx := testCtx(t, 30*time.Second)
+	s, err := dialed.OpenPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Wait(); err == nil {
+		t.Fatal("Wait before CloseSend succeeded")
+	}
+	rc, err := accepted.AcceptPages(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got atomic.Uint64
+	go receiveAll(ctx, rc, 20*time.Millisecond, &got)
+	r := rand.New(rand.NewPCG(9, 10))
+	const n = 2048 // 8 batches, 20 ms each at the receiver
+	sendRuns(t, s, []run{{addr: 0, data: randomPages(r, n)}})
+	if err := s.CloseSend(); err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Load(); g == n {
+		t.Errorf("CloseSend waited for the receiver's %d pages", g)
+	}
+	if err := s.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if g := got.Load(); g != n {
+		t.Fatalf("Wait returned when the receiver had %d of %d pages", g, n)
+	}
+	if err := s.Wait(); err != nil {
+		t.Errorf("a second Wait: %v", err)
+	}
+	if err := s.Close(); !errors.Is(err, ErrClosed) {
+		t.Errorf("Close after CloseSend: %v, want ErrClosed", err)
+	}
+}
+
 // Many streams one after the other on a connection with Streams = 1: each
 // finished stream gives its credit back.
 func TestPagesSequentialStreams(t *testing.T) {

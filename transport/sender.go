@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -38,7 +39,8 @@ type PageSender struct {
 	round      uint32
 	stopCtx    func() bool
 	stopStream func() bool
-	closed     bool
+	closed     bool // CloseSend was called
+	waited     bool // the sender is done (Wait, or CloseSend failed)
 
 	free   chan *batchBuf // buffers nobody uses
 	toComp chan *batchBuf // filled, for the compressor
@@ -309,6 +311,16 @@ func (p *PageSender) Stats() SendStats {
 // acknowledged every batch: a nil error means every page arrived. On error
 // the stream is reset.
 func (p *PageSender) Close() error {
+	if err := p.CloseSend(); err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// CloseSend is the first half of Close: it flushes and writes the end of
+// the stream, without waiting for the receiver. The caller may do other
+// work (send the final state) before it calls Wait.
+func (p *PageSender) CloseSend() error {
 	if p.closed {
 		return ErrClosed
 	}
@@ -319,13 +331,35 @@ func (p *PageSender) Close() error {
 	if err == nil {
 		err = p.failed()
 	}
+	if err != nil {
+		p.finish(err)
+	}
+	return err
+}
+
+// Wait is the second half of Close: it waits until the receiver
+// acknowledged every batch.
+func (p *PageSender) Wait() error {
+	if !p.closed {
+		return errors.New("page sender: Wait before CloseSend")
+	}
+	if p.waited {
+		return p.failed()
+	}
+	err := p.failed()
 	if err == nil {
 		err = p.awaitAck()
 	}
+	p.finish(err)
+	return err
+}
+
+// finish ends the sender: the stream is reset on error.
+func (p *PageSender) finish(err error) {
 	if err != nil {
 		p.fail(err)
 	}
+	p.waited = true
 	p.stopCtx()
 	p.stopStream()
-	return err
 }
