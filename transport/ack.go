@@ -8,15 +8,8 @@ import (
 	"io"
 )
 
-// awaitAck closes the sending side and checks the receiver's ack.
+// awaitAck checks the receiver's ack (after closeStream).
 func (p *PageSender) awaitAck() error {
-	// Closing ends the stream's context: stop watching it first.
-	if p.stopStream(); p.failed() != nil {
-		return p.err
-	}
-	if err := p.s.Close(); err != nil {
-		return fmt.Errorf("page sender: close: %w", err)
-	}
 	var ack [ackLen]byte
 	// The stream's reset (ctx, fail) unblocks the read.
 	if _, err := readFull(context.Background(), p.s, ack[:]); err != nil {
@@ -31,6 +24,19 @@ func (p *PageSender) awaitAck() error {
 	var extra [1]byte
 	if n, err := readFull(context.Background(), p.s, extra[:]); n != 0 || !errors.Is(err, io.EOF) {
 		return p.ackErr(protoErrorf("page sender: bytes after the ack (%v)", err))
+	}
+	return nil
+}
+
+// closeStream ends the stream's send side: the receiver acks only once it
+// saw the stream end after the end marker.
+func (p *PageSender) closeStream() error {
+	// Closing ends the stream's context: stop watching it first.
+	if p.stopStream(); p.failed() != nil {
+		return p.err
+	}
+	if err := p.s.Close(); err != nil {
+		return fmt.Errorf("page sender: close: %w", err)
 	}
 	return nil
 }

@@ -223,8 +223,10 @@ func TestPagesCloseWaits(t *testing.T) {
 	}
 }
 
-// CloseSend returns before the (slow) receiver has every page; Wait only
-// after.
+// CloseSend returns before the (slow) receiver has every page; the
+// receiver then reaches the end of the stream without the sender's Wait
+// (a migration's destination finishes before the source waits); Wait
+// returns once the receiver has every page.
 func TestPagesCloseSendThenWait(t *testing.T) {
 	dialed, accepted, _ := connPair(t, DefaultConfig())
 	ctx := testCtx(t, 30*time.Second)
@@ -240,7 +242,11 @@ func TestPagesCloseSendThenWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	var got atomic.Uint64
-	go receiveAll(ctx, rc, 20*time.Millisecond, &got)
+	received := make(chan error, 1)
+	go func() {
+		_, err := receiveAll(ctx, rc, 20*time.Millisecond, &got)
+		received <- err
+	}()
 	r := rand.New(rand.NewPCG(9, 10))
 	const n = 2048 // 8 batches, 20 ms each at the receiver
 	sendRuns(t, s, []run{{addr: 0, data: randomPages(r, n)}})
@@ -249,6 +255,14 @@ func TestPagesCloseSendThenWait(t *testing.T) {
 	}
 	if g := got.Load(); g == n {
 		t.Errorf("CloseSend waited for the receiver's %d pages", g)
+	}
+	select {
+	case err := <-received:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the receiver did not see the end of the stream after CloseSend")
 	}
 	if err := s.Wait(); err != nil {
 		t.Fatal(err)

@@ -331,6 +331,9 @@ func (p *PageSender) CloseSend() error {
 	if err == nil {
 		err = p.failed()
 	}
+	if err == nil {
+		err = p.closeStream()
+	}
 	if err != nil {
 		p.finish(err)
 	}
