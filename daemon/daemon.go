@@ -58,11 +58,23 @@ type Daemon struct {
 	procs    atomic.Int64        // processes this node runs on behalf of the cluster
 
 	// outcomes of incoming migrations by ID, for sources whose handover
-	// broke after Go (precopy.Outcome*). Kept in memory: after a restart
-	// the answer comes from whether the PID lives here.
+	// broke after Go (precopy.Outcome*). Kept in memory for outcomeTTL:
+	// after a restart the answer comes from whether the PID lives here.
 	outcomesMu sync.Mutex
-	outcomes   map[string]string
+	outcomes   map[string]outcomeEntry
 }
+
+// outcomeEntry is the outcome of an incoming migration and when it was
+// set.
+type outcomeEntry struct {
+	state string
+	at    time.Time
+}
+
+// outcomeTTL is how long an outcome is kept: far beyond the time a source
+// asks for it (precopy's resolve timeout, 5 minutes), so that the map
+// does not grow with every migration a long-lived daemon receives.
+const outcomeTTL = time.Hour
 
 func (cfg *Config) fill() error {
 	if cfg.Logger == nil {

@@ -151,19 +151,27 @@ func (d *Daemon) answerQuery(ctx context.Context, ctl *transport.Control, body [
 	return nil
 }
 
+// setOutcome records the outcome of migration id, and forgets those older
+// than outcomeTTL.
 func (d *Daemon) setOutcome(id, state string) {
 	d.outcomesMu.Lock()
 	defer d.outcomesMu.Unlock()
 	if d.outcomes == nil {
-		d.outcomes = make(map[string]string)
+		d.outcomes = make(map[string]outcomeEntry)
 	}
-	d.outcomes[id] = state
+	now := time.Now()
+	for k, e := range d.outcomes {
+		if now.Sub(e.at) > outcomeTTL {
+			delete(d.outcomes, k)
+		}
+	}
+	d.outcomes[id] = outcomeEntry{state, now}
 }
 
 func (d *Daemon) outcome(id string) string {
 	d.outcomesMu.Lock()
 	defer d.outcomesMu.Unlock()
-	return d.outcomes[id]
+	return d.outcomes[id].state
 }
 
 // awaitFinal passes the layouts to the builder until the final state
