@@ -79,7 +79,7 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	// source may be waiting for a RoundDone that will not come.
 	wctx, stopWait := context.WithCancel(ctx)
 	defer stopWait()
-	b := &builder{pid: hello.PID, ctl: ctl, layouts: make(chan precopy.Layout, 64)}
+	b := &builder{pid: hello.PID, ctl: ctl, layouts: make(chan precopy.Layout, 64), failAt: d.failAt}
 	built := make(chan error, 1)
 	go func() {
 		err := b.run(bctx, conn)
@@ -213,6 +213,7 @@ type builder struct {
 	stream  *restorer.Stream // set by run; valid once run returned
 	applied uint32           // rounds whose layout is in place
 	final   bool             // the frozen round's layout is in place
+	failAt  func(point string) error
 }
 
 // run receives batches on this goroutine and writes them on another, so
@@ -272,6 +273,9 @@ func (b *builder) write(ctx context.Context, work <-chan transport.Batch) error 
 		if batch.IsRoundEnd {
 			if b.final {
 				continue // the page stream's close acknowledges the frozen round
+			}
+			if err := b.failAt("round-done"); err != nil {
+				return err
 			}
 			done := precopy.Encode(precopy.RoundDone{Round: batch.Round})
 			if err := b.ctl.Send(ctx, precopy.MsgRoundDone, done); err != nil {
@@ -437,3 +441,13 @@ func (d *Daemon) fault(point string) {
 }
 
 const faultStall = 8 * time.Second
+
+// failAt returns an injected error at point when the daemon was started
+// with --fault fail:POINT (tests: a failure the daemon itself detects).
+func (d *Daemon) failAt(point string) error {
+	if d.cfg.Fault != "fail:"+point {
+		return nil
+	}
+	d.log.Warn("fault injection: failing", "point", point)
+	return fmt.Errorf("fault injection: %s failed", point)
+}

@@ -258,3 +258,31 @@ func waitState(t *testing.T, h *lab.Host, pid int, state string, d time.Duration
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// TestBuilderFailureReported fails the destination's page writer as a
+// pre-copy round ends, when the source waits for that round's RoundDone:
+// the destination must say so at once (the source used to wait out its
+// 60 s confirmation timeout), and the process runs on as it was.
+func TestBuilderFailureReported(t *testing.T) {
+	l := newLab(t, "t-build")
+	h1, _ := l.Host("h1")
+	h2, _ := l.Host("h2")
+	g := startIn(t, h1, "memory")
+	restartDaemon(t, h2, "--fault", "fail:round-done")
+	waitAlive(t, h1, "h2")
+	start := time.Now()
+	_, err := migrate(h1, g.pid, "h2")
+	took := time.Since(start)
+	if err == nil || !strings.Contains(err.Error(), "fault injection: round-done failed") {
+		t.Fatalf("migration with a failing destination writer: %v", err)
+	}
+	t.Logf("failed after %v: %v", took, err)
+	// Far below the 60 s the source would wait for a RoundDone.
+	if took > 20*time.Second {
+		t.Errorf("the failure took %v to reach the source", took)
+	}
+	assertRunsHere(t, h1, h2, g.pid)
+	if err := g.verifyIn(h1); err != nil {
+		t.Fatal(err)
+	}
+}

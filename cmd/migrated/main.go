@@ -39,7 +39,7 @@ func run(args []string) error {
 	fs.StringVar(&cfg.KeyFile, "key-file", "", "file with the base64 gossip encryption key (16, 24 or 32 bytes)")
 	fs.StringVar(&level, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&format, "log-format", "text", "text or json")
-	fs.StringVar(&cfg.Fault, "fault", "", "fault injection for tests: crash (POINT) or stall (stall:POINT) an incoming migration at final-round, final, restored, go or committed, or an outgoing one at before-go or after-go")
+	fs.StringVar(&cfg.Fault, "fault", "", "fault injection for tests: crash (POINT) or stall (stall:POINT) an incoming migration at final-round, final, restored, go or committed, or an outgoing one at before-go or after-go; fail:round-done fails an incoming migration's page writer as a pre-copy round ends")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
