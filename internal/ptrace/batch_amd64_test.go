@@ -158,13 +158,7 @@ func TestBatchAnswers(t *testing.T) {
 	if err := r.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	if err := tr.Detach(h.pid, 0); err != nil {
-		t.Fatal(err)
-	}
-	h.stdin.WriteString("ping\n")
-	if got := h.readLine(t); got != "ping" {
-		t.Fatalf("helper echoed %q", got)
-	}
+	h.detachAndEcho(t, tr, "ping")
 }
 
 // sigMask returns the hexadecimal mask of the named line of sigState's
@@ -211,13 +205,7 @@ func TestBatchLeavesPendingTrap(t *testing.T) {
 	if after := sigState(t, h.pid); after != before {
 		t.Errorf("signal state changed:\nbefore:\n%safter:\n%s", before, after)
 	}
-	if err := tr.Detach(h.pid, 0); err != nil {
-		t.Fatal(err)
-	}
-	h.stdin.WriteString("ping\n")
-	if got := h.readLine(t); got != "ping" {
-		t.Fatalf("helper echoed %q", got)
-	}
+	h.detachAndEcho(t, tr, "ping")
 }
 
 // TestBatchAtIgnoresTrap runs a batch from a gadget page whose calls set

@@ -12,21 +12,27 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-func benchRemote(b *testing.B, method Method) {
+// stubRemote starts a stub to inject into, killed when b ends.
+func stubRemote(b *testing.B) (*Remote, int) {
 	if os.Geteuid() != 0 {
 		b.Skip("needs root")
 	}
 	tr := NewTracer()
-	defer tr.Close()
+	b.Cleanup(func() { tr.Close() })
 	pid, err := tr.StartStub("/bin/true", []string{"true"}, nil)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer tr.Do(func() error { killAndReap(pid); return nil })
+	b.Cleanup(func() { tr.Do(func() error { killAndReap(pid); return nil }) })
 	r, err := tr.NewRemote(pid, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
+	return r, pid
+}
+
+func benchRemote(b *testing.B, method Method) {
+	r, pid := stubRemote(b)
 	if method == MethodInt3 {
 		if err := r.MapGadget(0x7e0000000000); err != nil {
 			b.Fatal(err)
@@ -114,20 +120,7 @@ func BenchmarkGetRegsXState(b *testing.B) {
 func BenchmarkBatch(b *testing.B) {
 	for _, n := range []int{1, 80} {
 		b.Run(fmt.Sprintf("calls=%d", n), func(b *testing.B) {
-			if os.Geteuid() != 0 {
-				b.Skip("needs root")
-			}
-			tr := NewTracer()
-			defer tr.Close()
-			pid, err := tr.StartStub("/bin/true", []string{"true"}, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer tr.Do(func() error { killAndReap(pid); return nil })
-			r, err := tr.NewRemote(pid, 0)
-			if err != nil {
-				b.Fatal(err)
-			}
+			r, pid := stubRemote(b)
 			bt, err := r.MapBatch(linux.PageSize, n)
 			if err != nil {
 				b.Fatal(err)

@@ -159,6 +159,18 @@ func startSleep(t *testing.T) int {
 	return cmd.Process.Pid
 }
 
+// detachAndEcho detaches from the helper and checks that it still echoes.
+func (h *helperProc) detachAndEcho(t *testing.T, tr *Tracer, msg string) {
+	t.Helper()
+	if err := tr.Detach(h.pid, 0); err != nil {
+		t.Fatal(err)
+	}
+	h.stdin.WriteString(msg + "\n")
+	if got := h.readLine(t); got != msg {
+		t.Fatalf("helper echoed %q, want %q", got, msg)
+	}
+}
+
 // readLine reads one line from the helper, failing after a timeout.
 func (h *helperProc) readLine(t *testing.T) string {
 	t.Helper()

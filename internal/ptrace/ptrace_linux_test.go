@@ -202,13 +202,7 @@ func TestSignalState(t *testing.T) {
 	if after, err := tr.GetSigmask(h.pid); err != nil || after != mask {
 		t.Fatalf("mask after Restore %#x, %v; want %#x", after, err, mask)
 	}
-	if err := tr.Detach(h.pid, 0); err != nil {
-		t.Fatal(err)
-	}
-	h.stdin.WriteString("still there\n")
-	if got := h.readLine(t); got != "still there" {
-		t.Fatalf("helper echoed %q", got)
-	}
+	h.detachAndEcho(t, tr, "still there")
 }
 
 func TestStartStub(t *testing.T) {

@@ -65,13 +65,7 @@ func TestMethodsKeepSignalState(t *testing.T) {
 	if after := sigState(t, h.pid); after != before {
 		t.Errorf("signal state changed:\nbefore:\n%safter:\n%s", before, after)
 	}
-	if err := tr.Detach(h.pid, 0); err != nil {
-		t.Fatal(err)
-	}
-	h.stdin.WriteString("ping\n")
-	if got := h.readLine(t); got != "ping" {
-		t.Fatalf("helper echoed %q", got)
-	}
+	h.detachAndEcho(t, tr, "ping")
 }
 
 // TestInterruptPassesSignalThrough has a signal-delivery-stop arrive before
@@ -101,11 +95,5 @@ func TestInterruptPassesSignalThrough(t *testing.T) {
 	if s.Event != unix.PTRACE_EVENT_STOP || !slices.Equal(s.Passed, []unix.Signal{unix.SIGURG}) {
 		t.Fatalf("got %v passed %v, want an interrupt stop after passing SIGURG", s, s.Passed)
 	}
-	if err := tr.Detach(h.pid, 0); err != nil {
-		t.Fatal(err)
-	}
-	h.stdin.WriteString("after signal\n")
-	if got := h.readLine(t); got != "after signal" {
-		t.Fatalf("helper echoed %q", got)
-	}
+	h.detachAndEcho(t, tr, "after signal")
 }
