@@ -25,6 +25,11 @@ const (
 	compLZ4  = 1
 
 	flagAllZero = 1 // every page is zero: no bitmap, no data
+	// flagDense: the (lz4) data holds every page of the extents in order,
+	// zero pages included (the bitmap still marks them). A sender that read
+	// pages straight into its buffer sends them where they lie; lz4 makes
+	// the zero pages nearly free.
+	flagDense = 2
 
 	maxBatchPages = 1 << 18 // 1 GiB of address space per batch
 	maxExtents    = 2048
@@ -99,8 +104,10 @@ func parseBatchHeader(b []byte) (batchHeader, error) {
 // checkData checks the header of a data batch.
 func (h *batchHeader) checkData() error {
 	switch {
-	case h.flags&^flagAllZero != 0:
+	case h.flags&^(flagAllZero|flagDense) != 0:
 		return protoErrorf("unknown batch flags %#x", h.flags)
+	case h.flags == flagAllZero|flagDense:
+		return protoErrorf("batch both all zero and dense")
 	case h.comp != compNone && h.comp != compLZ4:
 		return protoErrorf("unknown compression %d", h.comp)
 	case h.base%PageSize != 0 || h.base >= maxAddress:
@@ -129,6 +136,22 @@ func (h *batchHeader) checkData() error {
 	case h.comp == compLZ4 && (h.wireLen == 0 || h.wireLen >= h.rawLen):
 		return protoErrorf("lz4 data of %d bytes for %d raw", h.wireLen, h.rawLen)
 	}
+	if h.flags&flagDense != 0 {
+		return h.checkDense()
+	}
+	return nil
+}
+
+// checkDense checks what the header of a dense batch tells: its data
+// holds every page, and only lz4 makes carrying zero pages worth it (a
+// raw batch leaves them out).
+func (h *batchHeader) checkDense() error {
+	switch {
+	case uint64(h.rawLen) != uint64(h.npages)*PageSize:
+		return protoErrorf("dense batch of %d pages with %d bytes of data", h.npages, h.rawLen)
+	case h.comp != compLZ4:
+		return protoErrorf("dense batch not compressed")
+	}
 	return nil
 }
 
@@ -145,7 +168,8 @@ type decoded struct {
 	exts    []extent
 	allZero bool
 	bitmap  []byte // bit set: zero page
-	data    []byte // the non-zero pages, in order
+	data    []byte // the non-zero pages, in order; every page when dense
+	dense   bool
 	npages  uint64
 	raw     []byte // decompression buffer
 	lz4Size int    // wire size of the data when it was compressed
@@ -162,7 +186,7 @@ func (d *decoded) decode(h *batchHeader, body []byte) error {
 		return err
 	}
 	d.bitmap, d.data, d.lz4Size = nil, nil, 0
-	d.allZero = h.flags&flagAllZero != 0
+	d.allZero, d.dense = h.flags&flagAllZero != 0, h.flags&flagDense != 0
 	if d.allZero {
 		return nil
 	}
@@ -208,7 +232,9 @@ func (d *decoded) decodeExtents(h *batchHeader, b []byte) error {
 }
 
 // checkBitmap checks the padding bits and that the data length matches the
-// number of non-zero pages.
+// number of non-zero pages. A dense batch has zero pages (else it would
+// not be dense) and non-zero ones (else it would be all zero), and its lz4
+// block is smaller than its non-zero pages (else they go raw).
 func checkBitmap(h *batchHeader, bm []byte) error {
 	if tail := h.npages % 8; tail != 0 && bm[len(bm)-1]>>tail != 0 {
 		return protoErrorf("bitmap padding bits set")
@@ -217,8 +243,18 @@ func checkBitmap(h *batchHeader, bm []byte) error {
 	for _, x := range bm {
 		zeros += bits.OnesCount8(x)
 	}
-	if data := int(h.npages) - zeros; data*PageSize != int(h.rawLen) {
-		return protoErrorf("%d non-zero pages but %d bytes of data", data, h.rawLen)
+	data := int(h.npages) - zeros
+	if h.flags&flagDense == 0 {
+		if data*PageSize != int(h.rawLen) {
+			return protoErrorf("%d non-zero pages but %d bytes of data", data, h.rawLen)
+		}
+		return nil
+	}
+	switch {
+	case zeros == 0 || data == 0:
+		return protoErrorf("dense batch of %d pages with %d zero pages", h.npages, zeros)
+	case int(h.wireLen) >= data*PageSize:
+		return protoErrorf("dense lz4 data of %d bytes for %d non-zero pages", h.wireLen, data)
 	}
 	return nil
 }
@@ -261,6 +297,9 @@ func (d *decoded) each(fn func(addr uint64, data []byte, zero bool, npages uint6
 			if zero {
 				err = fn(addr, nil, true, n)
 			} else {
+				if d.dense { // data by page index, not by rank among non-zero pages
+					off = int(page+i) << pageShift
+				}
 				end := off + int(n)<<pageShift
 				err = fn(addr, d.data[off:end:end], false, n)
 				off = end

@@ -13,10 +13,11 @@ var zeroPage [PageSize]byte
 func isZeroPage(p []byte) bool { return bytes.Equal(p, zeroPage[:]) }
 
 // batchBuf collects one batch on the sending side. Page data is copied to
-// buf[metaRoom:]; encode writes header, extents and bitmap right in front
-// of it, so that the batch leaves in a single write. The buffer is sized
-// for an lz4 block of the data too, so that any batchBuf can receive the
-// compressed form of another.
+// buf[metaRoom:] (AddData), or read there by the caller (Lend, Commit);
+// encode writes header, extents and bitmap right in front of it, so that
+// the batch leaves in a single write. The buffer is sized for an lz4 block
+// of the data too, so that any batchBuf can receive the compressed form of
+// another.
 type batchBuf struct {
 	buf     []byte
 	maxData int // data pages that fit
@@ -24,6 +25,10 @@ type batchBuf struct {
 	exts    []extent
 	bitmap  []byte // bit set: zero page
 	npages  uint64
+	// dense: the data holds every page, zero ones included, in order (a
+	// lent buffer); else only the non-zero pages.
+	dense   bool
+	moved   int // bytes encode moved to squeeze zero pages out
 	kind    byte
 	round   uint32
 	scratch []byte // encoded extents
@@ -39,6 +44,7 @@ func newBatchBuf(maxBatch int) *batchBuf {
 
 func (b *batchBuf) reset() {
 	b.ndata, b.npages, b.kind, b.round = 0, 0, batchData, 0
+	b.dense, b.moved = false, 0
 	b.exts, b.bitmap, b.wire = b.exts[:0], b.bitmap[:0], nil
 }
 
@@ -118,6 +124,27 @@ func (b *batchBuf) encode(c *lz4.Compressor, spare *batchBuf) *batchBuf {
 		b.wire = b.place(&h, nil, nil, nil)
 		return b
 	}
+	b.encodeExtents(&h)
+	if b.ndata == 0 {
+		h.flags = flagAllZero
+		b.wire = b.place(&h, b.scratch, nil, nil)
+		return b
+	}
+	h.bitmapLen = uint32(len(b.bitmap))
+	if c != nil && spare != nil {
+		if payload, ok := b.compress(&h, c, spare); ok {
+			spare.kind, spare.wire = b.kind, spare.place(&h, b.scratch, b.bitmap, payload)
+			return spare
+		}
+	}
+	raw := b.rawData()
+	h.rawLen, h.wireLen = uint32(len(raw)), uint32(len(raw))
+	b.wire = b.place(&h, b.scratch, b.bitmap, raw)
+	return b
+}
+
+// encodeExtents writes the extents to scratch and their fields to h.
+func (b *batchBuf) encodeExtents(h *batchHeader) {
 	b.scratch = b.scratch[:0]
 	prev := b.exts[0].addr
 	for _, e := range b.exts {
@@ -127,24 +154,48 @@ func (b *batchBuf) encode(c *lz4.Compressor, spare *batchBuf) *batchBuf {
 	}
 	h.base, h.npages, h.nexts = b.exts[0].addr, uint32(b.npages), uint32(len(b.exts))
 	h.extLen = uint32(len(b.scratch))
-	if b.ndata == 0 {
-		h.flags = flagAllZero
-		b.wire = b.place(&h, b.scratch, nil, nil)
-		return b
+}
+
+// compress compresses the data into spare and reports whether the block
+// is smaller than the non-zero pages alone, which is what would go raw. A
+// dense buffer is compressed as it is, zero pages and all (a dense batch).
+func (b *batchBuf) compress(h *batchHeader, c *lz4.Compressor, spare *batchBuf) ([]byte, bool) {
+	n := b.ndata
+	if b.dense {
+		n = int(b.npages)
 	}
-	raw := b.buf[metaRoom : metaRoom+b.ndata<<pageShift]
-	h.bitmapLen, h.rawLen, h.wireLen = uint32(len(b.bitmap)), uint32(len(raw)), uint32(len(raw))
-	holder, payload := b, raw
-	if c != nil && spare != nil {
-		// Keep the lz4 block only if it is smaller than the raw pages.
-		out := spare.buf[metaRoom : metaRoom+len(raw)-1]
-		if k, err := c.CompressBlock(raw, out); err == nil && k > 0 {
-			holder, payload = spare, out[:k]
-			h.comp, h.wireLen = compLZ4, uint32(k)
+	in := b.buf[metaRoom : metaRoom+n<<pageShift]
+	out := spare.buf[metaRoom : metaRoom+b.ndata<<pageShift-1]
+	k, err := c.CompressBlock(in, out)
+	if err != nil || k == 0 {
+		return nil, false
+	}
+	h.comp, h.rawLen, h.wireLen = compLZ4, uint32(len(in)), uint32(k)
+	if b.dense && b.ndata < int(b.npages) {
+		h.flags = flagDense
+	}
+	return out[:k], true
+}
+
+// rawData returns the non-zero pages, in order. A dense buffer's zero
+// pages are squeezed out first, so that a raw batch never carries any.
+func (b *batchBuf) rawData() []byte {
+	data := b.buf[metaRoom:]
+	if b.dense && b.ndata < int(b.npages) {
+		w := 0
+		for i := range int(b.npages) {
+			if b.bitmap[i>>3]>>(i&7)&1 != 0 {
+				continue
+			}
+			if w != i {
+				copy(data[w<<pageShift:(w+1)<<pageShift], data[i<<pageShift:(i+1)<<pageShift])
+				b.moved += PageSize
+			}
+			w++
 		}
 	}
-	holder.wire = holder.place(&h, b.scratch, b.bitmap, payload)
-	return holder
+	b.dense = false
+	return data[:b.ndata<<pageShift]
 }
 
 // place writes header, extents and bitmap in front of payload, which

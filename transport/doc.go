@@ -29,12 +29,17 @@
 //	| u16    | u16 =0 | u32 <= 16 MiB  | length bytes     |
 //	+--------+--------+----------------+------------------+
 //
-// A page stream goes one way. The caller's goroutine copies pages into a
-// batch buffer ([PageSender.AddData] finds zero pages and keeps them as
-// bits); a second goroutine compresses the full batch with lz4 into its
-// spare buffer, keeping the result only when it is smaller; a third writes
-// the batch to the stream in a single write (1 MiB by default). Three
-// buffers circulate, so that reading memory, compressing and sending
+// A page stream goes one way. Pages come in two ways. A reader can read
+// them straight into a batch buffer that the sender lends it
+// ([PageSender.Lend]), and hand it back with the pages' addresses and zero
+// marks ([PageSender.Commit]): the read is then the only copy of a page on
+// the sending side. Or the caller's goroutine hands pages over and they
+// are copied into a batch buffer ([PageSender.AddData] finds zero pages
+// and keeps them as bits). A second goroutine compresses the full batch
+// with lz4 into its spare buffer, keeping the result only when it is
+// smaller than the non-zero pages; a third writes the batch to the stream
+// in a single write (1 MiB by default). Three buffers circulate (and the
+// compressor's spare), so that reading memory, compressing and sending
 // overlap while memory stays bounded. Round markers
 // ([PageSender.EndRound]) and an end marker follow the data; the receiver
 // answers the end marker with an ack that counts rounds, batches and
@@ -54,8 +59,9 @@
 //	40
 //	+---------------------------+------------------------+---------------------+
 //	| extents: nexts x          | zero bitmap:           | data: the non-zero  |
-//	| (uvarint gap, uvarint n)  | bitmapLen bytes        | pages, raw or one   |
-//	| extLen bytes              | bit i = page i is zero | lz4 block; wireLen  |
+//	| (uvarint gap, uvarint n)  | bitmapLen bytes        | pages (every page   |
+//	| extLen bytes              | bit i = page i is zero | if dense), raw or   |
+//	|                           |                        | one lz4 block       |
 //	+---------------------------+------------------------+---------------------+
 //
 // The fields:
@@ -64,7 +70,14 @@
 //     field zero but the round.
 //   - comp: 0 none (wireLen = rawLen), 1 lz4 block (wireLen < rawLen; it
 //     decompresses to exactly rawLen bytes).
-//   - flags: bit 0 "all zero": no bitmap and no data; other bits are 0.
+//   - flags: bit 0 "all zero": no bitmap and no data. Bit 1 "dense": the
+//     data, once decompressed, holds every page of the extents in order,
+//     zero pages included (their bytes are ignored: the bitmap says they
+//     are zero); a sender that read pages into its buffer sends them where
+//     they lie, and lz4 turns a zero page into a few bytes. A dense batch
+//     is lz4 (comp 1), has at least one zero and one non-zero page, and its
+//     block is smaller than 4096 x its non-zero pages (else those go raw,
+//     without the zero pages). Both bits, or any other, are refused.
 //   - round: in a round marker, the number the sender gave the round; the
 //     numbers increase. In other batches, the round in progress: one more
 //     than the last round ended, 0 before the first. The receiver checks
@@ -74,8 +87,9 @@
 //     pages (>= 1) after the end of the previous one. n >= 1 pages each,
 //     npages in all. A batch thus covers non-contiguous memory compactly.
 //   - bitmap: one bit per page of the batch, least significant bit first;
-//     ceil(npages/8) bytes, padding bits 0. Zero pages carry no data.
-//   - rawLen: 4096 x the number of non-zero pages.
+//     ceil(npages/8) bytes, padding bits 0. Zero pages carry no data
+//     (but in dense batches).
+//   - rawLen: 4096 x the number of non-zero pages; 4096 x npages if dense.
 //
 // Limits, checked before anything is allocated: npages <= 2^18 (1 GiB of
 // memory), nexts <= 2048, addresses below 2^63, rawLen <= 16 MiB. Every

@@ -12,12 +12,13 @@ import (
 	"github.com/quic-go/quic-go"
 )
 
-// sendBuffers is the number of batch buffers of a sender: with lz4, one is
-// the compressor's spare, one is filled by the caller and one is written,
-// so that reading pages, compressing and sending overlap. The pipeline
-// cannot deadlock: the writer never waits for a buffer, no buffer waits in
-// toComp (unbuffered), and the compressor takes a buffer only once, when
-// the caller holds at most one and the third is free or with the writer.
+// sendBuffers is the number of batch buffers that circulate between the
+// caller (filling one, or reading into a lent one), the compressor and the
+// writer, so that reading pages, compressing and sending overlap. With lz4
+// the compressor has one more, its spare, from the start. The pipeline
+// cannot deadlock: the writer never waits for a buffer, the compressor
+// never takes one from the pool, and the caller is the only one that
+// waits for a free one.
 const sendBuffers = 3
 
 // SendStats counts what a PageSender sent.
@@ -27,6 +28,12 @@ type SendStats struct {
 	RawBytes  uint64 // bytes of page data before compression
 	WireBytes uint64 // bytes written to the stream, headers included
 	Batches   uint64 // data batches (markers not counted)
+	// CopiedBytes is the page data AddData copied into batch buffers.
+	// Pages read into lent buffers (Lend, Commit) are not copied.
+	CopiedBytes uint64
+	// SqueezedBytes is the page data moved inside lent buffers: to close
+	// the holes of zero pages when a batch goes raw, and of skipped pages.
+	SqueezedBytes uint64
 }
 
 // PageSender sends pages in batches. Its methods are not safe for
@@ -36,6 +43,7 @@ type PageSender struct {
 	s          *quic.Stream
 	cfg        Config
 	cur        *batchBuf
+	lent       *batchBuf // lent to the caller (Lend), until Commit
 	round      uint32
 	stopCtx    func() bool
 	stopStream func() bool
@@ -53,6 +61,7 @@ type PageSender struct {
 
 	pagesData, pagesZero, rawBytes atomic.Uint64
 	wireBytes, batches             atomic.Uint64
+	copied, squeezed               atomic.Uint64
 }
 
 func newPageSender(ctx context.Context, s *quic.Stream, cfg Config) *PageSender {
@@ -73,8 +82,12 @@ func newPageSender(ctx context.Context, s *quic.Stream, cfg Config) *PageSender 
 	p.stopStream = watch(s.Context(), func() {
 		p.fail(fmt.Errorf("page sender: %w", context.Cause(s.Context())))
 	})
+	var spare *batchBuf
+	if cfg.Compress {
+		spare = newBatchBuf(cfg.MaxBatch)
+	}
 	p.wg.Add(2)
-	go p.compressLoop()
+	go p.compressLoop(spare)
 	go p.writeLoop()
 	return p
 }
@@ -105,14 +118,13 @@ func (p *PageSender) failed() error {
 // not go out becomes the next spare. Were the spare returned to the pool,
 // the caller could take it first, and compression would wait for the
 // writer instead of overlapping with it.
-func (p *PageSender) compressLoop() {
+func (p *PageSender) compressLoop(spare *batchBuf) {
 	defer p.wg.Done()
 	defer close(p.toSend)
 	var c *lz4.Compressor
-	if p.cfg.Compress {
+	if spare != nil {
 		c = new(lz4.Compressor)
 	}
-	var spare *batchBuf
 	for {
 		var b *batchBuf
 		select {
@@ -123,12 +135,8 @@ func (p *PageSender) compressLoop() {
 		if b == nil {
 			return // closed by Close
 		}
-		if c != nil && b.kind == batchData && b.ndata > 0 && spare == nil {
-			if spare = p.take(); spare == nil {
-				return
-			}
-		}
 		out := b.encode(c, spare)
+		p.squeezed.Add(uint64(b.moved))
 		if out == spare {
 			spare = b
 		}
@@ -171,6 +179,9 @@ func (p *PageSender) take() *batchBuf {
 func (p *PageSender) current() (*batchBuf, error) {
 	if p.closed {
 		return nil, ErrClosed
+	}
+	if p.lent != nil {
+		return nil, errLent
 	}
 	if p.cur == nil {
 		if p.cur = p.take(); p.cur == nil {
@@ -234,6 +245,7 @@ func (p *PageSender) AddData(addr uint64, data []byte) error {
 		p.pagesData.Add(uint64(b.ndata - before))
 		p.pagesZero.Add(k - uint64(b.ndata-before))
 		p.rawBytes.Add(uint64(b.ndata-before) << pageShift)
+		p.copied.Add(uint64(b.ndata-before) << pageShift)
 		if done += k; done < n {
 			if err := p.flush(); err != nil {
 				return err
@@ -267,6 +279,9 @@ func (p *PageSender) AddZero(addr uint64, npages uint64) error {
 // marker flushes the current batch and queues a marker of the given kind
 // and round.
 func (p *PageSender) marker(kind byte, round uint32) error {
+	if p.lent != nil {
+		return errLent
+	}
 	if err := p.flush(); err != nil {
 		return err
 	}
@@ -304,6 +319,9 @@ func (p *PageSender) Stats() SendStats {
 		RawBytes:  p.rawBytes.Load(),
 		WireBytes: p.wireBytes.Load(),
 		Batches:   p.batches.Load(),
+
+		CopiedBytes:   p.copied.Load(),
+		SqueezedBytes: p.squeezed.Load(),
 	}
 }
 
