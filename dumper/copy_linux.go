@@ -52,11 +52,13 @@ func (c *chunk) add(addr, n uint64) {
 	c.remote = append(c.remote, linux.RemoteRange{Addr: addr, Len: n})
 }
 
-// full reports whether the chunk must go before a piece of sp joins it:
-// no room, no iovec left, or a piece the process cannot read (those go
-// alone, through /proc/PID/mem).
-func (c *chunk) full(sp span) bool {
-	return !sp.readable || !c.readable || len(c.buf) == cap(c.buf) || len(c.remote) >= maxChunkSpans
+// full reports whether the chunk must go before the piece of sp at addr
+// joins it: no room, no iovec left, a piece the process cannot read (those
+// go alone, through /proc/PID/mem), or an address that does not ascend (a
+// batch's pages do).
+func (c *chunk) full(sp span, addr uint64) bool {
+	return !sp.readable || !c.readable || len(c.buf) == cap(c.buf) || len(c.remote) >= maxChunkSpans ||
+		addr <= c.addrs[len(c.addrs)-1]
 }
 
 // group cuts the spans into chunks, in order: start gets an empty chunk,
@@ -67,7 +69,7 @@ func group(spans []span, start func(readable bool) (*chunk, error), finish func(
 	var c *chunk
 	for _, sp := range spans {
 		for addr := sp.start; addr < sp.end; {
-			if c != nil && c.full(sp) {
+			if c != nil && c.full(sp, addr) {
 				if err := finish(c); err != nil {
 					return err
 				}

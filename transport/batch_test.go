@@ -294,6 +294,17 @@ func FuzzBatch(f *testing.F) {
 	for _, runs := range seeds {
 		f.Add(bytes.Clone(k.encode(f, runs, true)))
 	}
+	// Dense batches: lent buffers with zero pages, lz4 on.
+	for _, l := range []lentPages{
+		lentOf(append(make([]byte, PageSize), rep...), 0x1000, 3, 0),
+		lentOf(append(append(bytes.Clone(rep), make([]byte, 3*PageSize)...), rep...), 0x7fff0000, 2, 0),
+	} {
+		wire, _ := k.encodeLent(f, l, true)
+		if h, err := parseBatchHeader(wire); err != nil || h.flags != flagDense {
+			f.Fatalf("dense seed: flags %#x, %v", h.flags, err)
+		}
+		f.Add(bytes.Clone(wire))
+	}
 	for _, kind := range []byte{batchRoundEnd, batchEnd} {
 		k.b.reset()
 		k.b.kind = kind
@@ -329,6 +340,44 @@ func FuzzBatch(f *testing.F) {
 			if got := canon(&k.dec); !sameRuns(want, got) {
 				t.Fatalf("re-encoded batch differs")
 			}
+			// And as a lent buffer (dense when lz4 wins), if it fits one.
+			l, ok := lentFromRuns(runs, min(k.b.maxData, maxExtents))
+			if !ok {
+				continue
+			}
+			wire, _ = k.encodeLent(t, l, compress)
+			if _, err := k.decode(wire); err != nil {
+				t.Fatalf("re-encoded lent batch does not decode: %v", err)
+			}
+			if got := canon(&k.dec); !sameRuns(want, got) {
+				t.Fatalf("re-encoded lent batch differs")
+			}
 		}
 	})
+}
+
+// lentFromRuns lays runs out as a lent buffer, if they fit in max pages.
+func lentFromRuns(runs []run, max int) (lentPages, bool) {
+	var l lentPages
+	for _, r := range runs {
+		n := r.zero
+		if r.data != nil {
+			n = uint64(len(r.data) / PageSize)
+		}
+		if len(l.addrs)+int(n) > max {
+			return l, false
+		}
+		for i := range n {
+			l.addrs = append(l.addrs, r.addr+i*PageSize)
+			if r.data == nil {
+				l.data = append(l.data, zeroPage[:]...)
+				l.zero = append(l.zero, true)
+				continue
+			}
+			p := r.data[i*PageSize : (i+1)*PageSize]
+			l.data = append(l.data, p...)
+			l.zero = append(l.zero, isZeroPage(p))
+		}
+	}
+	return l, true
 }
