@@ -14,7 +14,10 @@
 // into it, answering into a scratch mapping that is removed again. Pages are
 // read with process_vm_readv (or /proc/PID/mem for mappings the process
 // cannot read itself) straight into a buffer and written to a PageSink,
-// zero pages as counts only.
+// zero pages as counts only. A sink that lends its buffers (PageLender: a
+// live migration's page stream) gets the pages read straight into them,
+// one process_vm_readv per buffer, so that the read is the only copy of a
+// page on the source.
 //
 // Whatever fails, the process is left as it was: scratch unmapped,
 // registers and signal mask restored, detached. With Kill it is killed
