@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/transport"
 )
@@ -98,18 +97,8 @@ func receivePages(ctx context.Context, c *transport.Conn, fn func(addr uint64, d
 // moved inside lent buffers to close the holes of zero pages in batches
 // sent raw.
 func BenchmarkStageMemReaderSend(b *testing.B) {
-	p, start := startBigmem(b, "mixed")
 	const size = 1 << 30
-	r, err := NewMemReader(p.PID)
-	if err != nil {
-		b.Skip(err)
-	}
-	defer r.Close()
-	spans, err := r.Present([]image.VMA{{Start: start, End: start + size, Prot: image.ProtRead | image.ProtWrite,
-		Flags: image.MapPrivate | image.MapAnonymous, Kind: image.VMAAnon}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, spans := bigmemSpans(b)
 	dialed, accepted := quicPair(b, transport.DefaultConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
@@ -129,7 +118,7 @@ func BenchmarkStageMemReaderSend(b *testing.B) {
 		}
 		err = r.Copy(spans, s)
 		if errors.Is(err, syscall.EPERM) {
-			b.Skipf("reading pid %d: %v", p.PID, err)
+			b.Skipf("reading bigmem: %v", err)
 		}
 		if err == nil {
 			err = s.Close()

@@ -35,22 +35,12 @@ func (s *discardSink) AddZero(addr uint64, npages uint64) error {
 // to the caller's goroutine. One op copies the whole GiB. cpu-s/GiB is the
 // CPU time of this process per GiB (both goroutines).
 func BenchmarkStageMemReaderCopy(b *testing.B) {
-	p, start := startBigmem(b, "mixed")
 	const size = 1 << 30
-	r, err := NewMemReader(p.PID)
-	if err != nil {
-		b.Skip(err)
-	}
-	defer r.Close()
-	spans, err := r.Present([]image.VMA{{Start: start, End: start + size, Prot: image.ProtRead | image.ProtWrite,
-		Flags: image.MapPrivate | image.MapAnonymous, Kind: image.VMAAnon}})
-	if err != nil {
-		b.Fatal(err)
-	}
+	r, spans := bigmemSpans(b)
 	var sink discardSink
 	if err := r.Copy(spans, &sink); err != nil {
 		if errors.Is(err, syscall.EPERM) {
-			b.Skipf("reading pid %d: %v", p.PID, err)
+			b.Skipf("reading bigmem: %v", err)
 		}
 		b.Fatal(err)
 	}
@@ -91,7 +81,7 @@ func BenchmarkStageMemReaderScattered(b *testing.B) {
 	for b.Loop() {
 		if err := r.Copy(spans, &sink); err != nil {
 			if errors.Is(err, syscall.EPERM) {
-				b.Skipf("reading pid %d: %v", p.PID, err)
+				b.Skipf("reading bigmem: %v", err)
 			}
 			b.Fatal(err)
 		}
@@ -99,6 +89,24 @@ func BenchmarkStageMemReaderScattered(b *testing.B) {
 	if sink.data+sink.zero != uint64(b.N)*n {
 		b.Fatalf("copied %d pages, want %d", sink.data+sink.zero, b.N*n)
 	}
+}
+
+// bigmemSpans starts bigmem with 1 GiB of mixed pages and returns a
+// reader of it (closed when b ends) and the region's present pages.
+func bigmemSpans(b *testing.B) (*MemReader, []Span) {
+	b.Helper()
+	p, start := startBigmem(b, "mixed")
+	r, err := NewMemReader(p.PID)
+	if err != nil {
+		b.Skip(err)
+	}
+	b.Cleanup(r.Close)
+	spans, err := r.Present([]image.VMA{{Start: start, End: start + 1<<30, Prot: image.ProtRead | image.ProtWrite,
+		Flags: image.MapPrivate | image.MapAnonymous, Kind: image.VMAAnon}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return r, spans
 }
 
 // startBigmem starts the bigmem workload with 1 GiB of the given content,
