@@ -84,8 +84,11 @@ type MigrateReport struct {
 	TotalMS   float64 `json:"total_ms"`
 	FrozenMS  float64 `json:"frozen_ms"`
 	// FrozenAtUnixNS is when the freeze began (CLOCK_REALTIME ns).
-	FrozenAtUnixNS int64   `json:"frozen_at_unix_ns,omitempty"`
-	RestoreMS      float64 `json:"restore_ms"`
+	FrozenAtUnixNS int64 `json:"frozen_at_unix_ns,omitempty"`
+	// StreamingMS is the time pages were on their way (pre-copy rounds up
+	// to their acknowledgement, and the frozen round\'s last pages).
+	StreamingMS float64 `json:"streaming_ms,omitempty"`
+	RestoreMS   float64 `json:"restore_ms"`
 	// Freeze is where the frozen time went (source's view, in order);
 	// RestoreSteps details the destination's "restore" step.
 	Freeze       []Step `json:"freeze,omitempty"`

@@ -72,6 +72,10 @@ func TestBenchTinyPoint(t *testing.T) {
 	if r.SrcCPUS+r.DstCPUS <= 0 || r.SrcPeakRSSMiB <= 0 || r.DstPeakRSSMiB <= 0 {
 		t.Errorf("daemon counters not read: %+v", r)
 	}
+	if r.StreamingMS <= 0 || r.StreamingMS > r.TotalMS || !(r.StreamPct >= r.LimitPct) {
+		t.Errorf("implausible streaming time: %.1f ms of %.1f, %.0f%% of the limit while streaming, %.0f%% overall",
+			r.StreamingMS, r.TotalMS, float64(r.StreamPct), float64(r.LimitPct))
+	}
 	if res.limitGiBps() <= 0 || !(float64(r.LimitPct) > 0) {
 		t.Errorf("no physical limit measured, or no run against it: limit %+v, run %.0f%%", res.Limit, float64(r.LimitPct))
 	}

@@ -89,9 +89,12 @@ func (r *Run) fill(rep api.MigrateReport, b workload.Beats, before, after daemon
 	r.Ratio = ratio(moved, float64(rep.WireBytes))
 	r.ThroughputMiBs = ratio(r.MovedMiB, secs)
 	r.WireGiBs = ratio(float64(rep.WireBytes)/gib, secs)
-	r.LimitPct = Float(math.NaN())
+	r.StreamingMS = rep.StreamingMS
+	r.StreamGiBs = ratio(float64(rep.WireBytes)/gib, rep.StreamingMS/1e3)
+	r.LimitPct, r.StreamPct = Float(math.NaN()), Float(math.NaN())
 	if limit > 0 {
 		r.LimitPct = 100 * r.WireGiBs / Float(limit)
+		r.StreamPct = 100 * r.StreamGiBs / Float(limit)
 	}
 	r.SrcCPUS = after.srcCPU - before.srcCPU
 	r.DstCPUS = after.dstCPU - before.dstCPU
@@ -129,6 +132,7 @@ var metrics = []metric{
 	{"ratio", "ratio", "%.2f", func(r *Run) float64 { return float64(r.Ratio) }},
 	{"throughput_mib_s", "MiB/s", "%.0f", func(r *Run) float64 { return float64(r.ThroughputMiBs) }},
 	{"limit_pct", "%limit", "%.0f", func(r *Run) float64 { return float64(r.LimitPct) }},
+	{"stream_pct", "stream %limit", "%.0f", func(r *Run) float64 { return float64(r.StreamPct) }},
 	{"src_cpu_s_per_gib", "src cpu s/GiB", "%.2f", func(r *Run) float64 { return float64(r.SrcCPUPerGiB) }},
 	{"dst_cpu_s_per_gib", "dst cpu s/GiB", "%.2f", func(r *Run) float64 { return float64(r.DstCPUPerGiB) }},
 	{"src_peak_rss_mib", "src RSS MiB", "%.0f", func(r *Run) float64 { return r.SrcPeakRSSMiB }},

@@ -63,6 +63,13 @@ type Run struct {
 	ThroughputMiBs Float   `json:"throughput_mib_s"` // moved MiB / total time
 	WireGiBs       Float   `json:"wire_gib_s"`       // wire bytes / total time
 	LimitPct       Float   `json:"limit_pct"`        // WireGiBs / the bare QUIC limit, in %
+	// StreamingMS is the time pages were on their way (the rounds, not
+	// the set-up, the freeze's other steps or the handover); StreamGiBs
+	// the wire rate over it, StreamPct that against the limit: what the
+	// page stream carries while it streams.
+	StreamingMS float64 `json:"streaming_ms"`
+	StreamGiBs  Float   `json:"stream_gib_s"`
+	StreamPct   Float   `json:"stream_pct"`
 
 	SrcCPUS       float64 `json:"src_cpu_s"`
 	DstCPUS       float64 `json:"dst_cpu_s"`
@@ -109,7 +116,7 @@ func (r Run) line() string {
 	}
 	limit := ""
 	if !math.IsNaN(float64(r.LimitPct)) {
-		limit = fmt.Sprintf(" (%.0f%% of the limit)", r.LimitPct)
+		limit = fmt.Sprintf(" (%.0f%% of the limit; while streaming %.0f%%)", r.LimitPct, r.StreamPct)
 	}
 	return fmt.Sprintf("total %.0f ms, frozen %.1f ms, gap %.1f ms at the freeze and %.1f ms before, %d rounds, wire %.1f MiB (x%.2f), %.0f MiB/s%s, cpu s/GiB %.2f+%.2f, pre-touch %.0f ms",
 		r.TotalMS, r.FrozenMS, r.FreezeGapMS, r.OtherGapMS, r.Rounds, float64(r.WireBytes)/mib, r.Ratio, r.ThroughputMiBs, limit, r.SrcCPUPerGiB, r.DstCPUPerGiB, r.PreTouchMS)

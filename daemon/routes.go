@@ -90,7 +90,7 @@ func (d *Daemon) handleMigrate(w http.ResponseWriter, r *http.Request) {
 	}
 	_ = enc.Encode(api.MigrateEvent{Report: &api.MigrateReport{
 		PID: req.PID, Host: req.Host, Rounds: rep.Rounds, PagesSent: rep.PagesSent, ZeroPages: rep.ZeroPages,
-		WireBytes: rep.WireBytes, Tracker: rep.Tracker, TotalMS: ms(rep.Total), FrozenMS: ms(rep.Frozen), FrozenAtUnixNS: rep.FrozenAt.UnixNano(), RestoreMS: rep.RestoreMS,
+		WireBytes: rep.WireBytes, Tracker: rep.Tracker, TotalMS: ms(rep.Total), FrozenMS: ms(rep.Frozen), FrozenAtUnixNS: rep.FrozenAt.UnixNano(), StreamingMS: ms(rep.Streaming), RestoreMS: rep.RestoreMS,
 		Freeze: apiSteps(rep.Freeze), RestoreSteps: apiSteps(rep.RestoreSteps), Resolved: rep.Resolved, Throttle: rep.Throttle,
 	}})
 }

@@ -96,7 +96,11 @@ type Report struct {
 	Tracker   string        `json:"tracker"`
 	Frozen    time.Duration `json:"frozen"`
 	// FrozenAt is when the freeze began (the process may stop from then on).
-	FrozenAt  time.Time     `json:"frozen_at"`
+	FrozenAt time.Time `json:"frozen_at"`
+	// Streaming is the time pages were on their way: every round from its
+	// start to the destination's RoundDone, and the frozen round's last
+	// pages (what the wire rate of the page stream is measured over).
+	Streaming time.Duration `json:"streaming"`
 	Total     time.Duration `json:"total"`
 	RestoreMS float64       `json:"restore_ms"`
 	WireBytes uint64        `json:"wire_bytes"` // filled in by the caller, who owns the transport
@@ -312,6 +316,7 @@ func (m *migration) sendRound(ctx context.Context, round int, t0 time.Time) (Pro
 	}
 	took := time.Since(t0)
 	m.rep.Rounds = round
+	m.rep.Streaming += took
 	// The link rate is the best a round has shown: a small round is mostly
 	// fixed costs (round trips, scans) and would make the link look slow.
 	m.linkRate = max(m.linkRate, float64(n)/took.Seconds())
@@ -650,6 +655,7 @@ func (m *migration) sendLast(ctx context.Context, mark func(string)) error {
 		return fmt.Errorf("final pages: %w", err)
 	}
 	mark("last pages")
+	m.rep.Streaming += time.Duration(m.rep.Freeze[len(m.rep.Freeze)-1].MS * float64(time.Millisecond))
 	return nil
 }
 
