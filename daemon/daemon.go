@@ -58,8 +58,8 @@ type Daemon struct {
 	procs    atomic.Int64        // processes this node runs on behalf of the cluster
 
 	// outcomes of incoming migrations by ID, for sources whose handover
-	// broke after Go (precopy.Outcome*). Kept in memory for outcomeTTL:
-	// after a restart the answer comes from whether the PID lives here.
+	// broke after Go (precopy.Outcome*). Kept in memory for outcomeTTL;
+	// after a restart the outcome records answer (outcome_linux.go).
 	outcomesMu sync.Mutex
 	outcomes   map[string]outcomeEntry
 }
@@ -172,6 +172,7 @@ func Start(ctx context.Context, cfg Config) (*Daemon, func() error, error) {
 	mctx, stopMigrations := context.WithCancel(context.Background())
 	go d.serveMigrations(mctx, qln)
 	go d.settleHandovers(mctx)
+	d.pruneOutcomes()
 	srv := &http.Server{Handler: d.routes(), ReadHeaderTimeout: 10 * time.Second, ConnContext: peerContext}
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -66,6 +66,9 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	if err := precopy.Decode(body, &hello); err != nil {
 		return fail(err)
 	}
+	if !validID(hello.ID) {
+		return fail(fmt.Errorf("migration id %q: want 1-200 letters, digits, '-', '_' or '.', not starting with '.'", hello.ID))
+	}
 	if _, err := os.Stat(fmt.Sprintf("/proc/%d", hello.PID)); err == nil {
 		return fail(fmt.Errorf("pid %d is in use on %s", hello.PID, d.cfg.Name))
 	}
@@ -79,7 +82,20 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 	// source may be waiting for a RoundDone that will not come.
 	wctx, stopWait := context.WithCancel(ctx)
 	defer stopWait()
-	b := &builder{pid: hello.PID, ctl: ctl, layouts: make(chan precopy.Layout, 64), failAt: d.failAt}
+	var started uint64 // the process's start time, set by the builder
+	b := &builder{pid: hello.PID, ctl: ctl, layouts: make(chan precopy.Layout, 64), failAt: d.failAt,
+		began: func() (err error) {
+			started, err = d.recordOutcome(hello.ID, hello.PID, 0, false)
+			return err
+		}}
+	// A migration that does not end with the process running here leaves
+	// no record (a daemon that dies leaves it, and the dead process says
+	// what became of it).
+	defer func() {
+		if d.outcome(hello.ID) != precopy.OutcomeCommitted {
+			d.forgetOutcome(hello.ID)
+		}
+	}()
 	built := make(chan error, 1)
 	go func() {
 		err := b.run(bctx, conn)
@@ -118,7 +134,7 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 		return fail(err)
 	}
 	d.setOutcome(hello.ID, precopy.OutcomePending)
-	err = d.commit(ctx, ctl, hello.ID, r, fail)
+	err = d.commit(ctx, ctl, hello.ID, started, r, fail)
 	if d.outcome(hello.ID) == precopy.OutcomePending {
 		d.setOutcome(hello.ID, precopy.OutcomeAborted)
 	}
@@ -126,19 +142,16 @@ func (d *Daemon) receive(ctx context.Context, conn *transport.Conn) error {
 }
 
 // answerQuery tells a source whose handover broke after Go what became of
-// its migration: what this daemon recorded, or, when it has no record (it
-// restarted since), whether the PID lives here.
+// its migration: what this daemon holds in memory or, when it restarted
+// since, what its outcome record says (see outcomeRecord).
 func (d *Daemon) answerQuery(ctx context.Context, ctl *transport.Control, body []byte) error {
 	var q precopy.Query
 	if err := precopy.Decode(body, &q); err != nil {
 		return err
 	}
 	state := d.outcome(q.ID)
-	if state == "" {
-		state = precopy.OutcomeAborted
-		if q.PID > 0 && unix.Kill(q.PID, 0) == nil {
-			state = precopy.OutcomeCommitted
-		}
+	if state == "" { // restarted since: the record says
+		state = d.storedOutcome(q.ID)
 	}
 	d.log.Info("outcome query", "id", q.ID, "pid", q.PID, "state", state)
 	if err := ctl.Send(ctx, precopy.MsgOutcome, precopy.Encode(precopy.Outcome{State: state})); err != nil {
@@ -214,6 +227,7 @@ type builder struct {
 	applied uint32           // rounds whose layout is in place
 	final   bool             // the frozen round's layout is in place
 	failAt  func(point string) error
+	began   func() error // once the process exists: its outcome record
 }
 
 // run receives batches on this goroutine and writes them on another, so
@@ -312,6 +326,9 @@ func (b *builder) nextLayout(ctx context.Context) error {
 		if b.stream, err = restorer.BeginStream(ctx, c); err != nil {
 			return err
 		}
+		if err := b.began(); err != nil {
+			return err
+		}
 	} else {
 		fresh := make([]restorer.Range, len(l.Fresh))
 		for i, r := range l.Fresh {
@@ -326,7 +343,7 @@ func (b *builder) nextLayout(ctx context.Context) error {
 }
 
 // commit hands over: Ready, wait for Go, let the process run, Running.
-func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, id string, r *restorer.Restored, fail func(error) error) error {
+func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, id string, started uint64, r *restorer.Restored, fail func(error) error) error {
 	d.fault("restored")
 	ready := precopy.Ready{RestoreMS: float64(r.Duration.Microseconds()) / 1e3}
 	for _, st := range r.Steps {
@@ -357,6 +374,11 @@ func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, id string, 
 	d.log.Info("migrated process runs here", "pid", r.PID, "restore", r.Duration)
 	if err := ctl.Send(ctx, precopy.MsgRunning, nil); err != nil {
 		return err
+	}
+	// After Running, outside the source's freeze (a synced write costs
+	// milliseconds): the record then answers for a process that exited.
+	if _, err := d.recordOutcome(id, r.PID, started, true); err != nil {
+		d.log.Warn("outcome record", "id", id, "error", err)
 	}
 	// Closing the connection now could drop Running before the source
 	// read it: wait for the source's last word.
