@@ -1,6 +1,7 @@
 package restorer
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/migrate-dev/migrate/image"
@@ -16,22 +17,16 @@ func (t *task) asProcess(c image.Creds, fn func() error) error {
 	if err := t.setGroups(c.Groups); err != nil {
 		return err
 	}
-	if _, err := t.call(unix.SYS_SETFSGID, uint64(c.FSGID)); err != nil {
-		return fmt.Errorf("setfsgid %d: %w", c.FSGID, err)
+	if err := t.do(fmt.Sprintf("setfsgid %d", c.FSGID), unix.SYS_SETFSGID, uint64(c.FSGID)); err != nil {
+		return err
 	}
-	if _, err := t.call(unix.SYS_SETFSUID, uint64(c.FSUID)); err != nil {
-		return fmt.Errorf("setfsuid %d: %w", c.FSUID, err)
+	if err := t.do(fmt.Sprintf("setfsuid %d", c.FSUID), unix.SYS_SETFSUID, uint64(c.FSUID)); err != nil {
+		return err
 	}
 	ferr := fn()
-	_, uerr := t.call(unix.SYS_SETFSUID, 0)
-	_, gerr := t.call(unix.SYS_SETFSGID, 0)
-	if ferr != nil {
-		return ferr
-	}
-	if uerr != nil || gerr != nil {
-		return fmt.Errorf("return to root filesystem identity: %v %v", uerr, gerr)
-	}
-	return nil
+	uerr := t.do("return to root fsuid", unix.SYS_SETFSUID, 0)
+	gerr := t.do("return to root fsgid", unix.SYS_SETFSGID, 0)
+	return errors.Join(ferr, uerr, gerr)
 }
 
 func (t *task) setGroups(groups []uint32) error {
@@ -100,7 +95,7 @@ func (t *task) openMappedFiles(vmas []image.VMA, who image.Creds) (map[string]ui
 
 func (t *task) closeAll(fds map[string]uint64) {
 	for _, fd := range fds {
-		_, _ = t.call(unix.SYS_CLOSE, fd)
+		_ = t.do("close", unix.SYS_CLOSE, fd)
 	}
 }
 
@@ -122,30 +117,28 @@ func (t *task) openFD(f image.FD, who image.Creds) error {
 		cloexec = unix.O_CLOEXEC
 	}
 	if f.DupOf != 0 { // the description exists already: share it
-		_, err := t.call(unix.SYS_DUP3, uint64(f.DupOf-1), num, cloexec)
-		return err
+		return t.do(fmt.Sprintf("fd %d: dup3 of fd %d", num, f.DupOf-1), unix.SYS_DUP3, uint64(f.DupOf-1), num, cloexec)
 	}
 	flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY)
 	fd, err := t.open(f.Path, flags, who)
 	if err != nil {
 		return err
 	}
+	// The rest needs no answer: inside batched it goes with the next open.
 	if fd != num {
-		if _, err := t.call(unix.SYS_DUP3, fd, num, cloexec); err != nil {
-			return fmt.Errorf("dup3 to %d: %w", num, err)
+		if err := t.do(fmt.Sprintf("fd %d: dup3 from %d", num, fd), unix.SYS_DUP3, fd, num, cloexec); err != nil {
+			return err
 		}
-		if _, err := t.call(unix.SYS_CLOSE, fd); err != nil {
+		if err := t.do(fmt.Sprintf("fd %d: close %d", num, fd), unix.SYS_CLOSE, fd); err != nil {
 			return err
 		}
 	} else if !f.CloExec {
-		if _, err := t.call(unix.SYS_FCNTL, num, unix.F_SETFD, 0); err != nil {
+		if err := t.do(fmt.Sprintf("fd %d: clear close-on-exec", num), unix.SYS_FCNTL, num, unix.F_SETFD, 0); err != nil {
 			return err
 		}
 	}
 	if f.Pos > 0 && f.File != nil {
-		if _, err := t.call(unix.SYS_LSEEK, num, uint64(f.Pos), unix.SEEK_SET); err != nil {
-			return fmt.Errorf("seek to %d: %w", f.Pos, err)
-		}
+		return t.do(fmt.Sprintf("fd %d: seek to %d", num, f.Pos), unix.SYS_LSEEK, num, uint64(f.Pos), unix.SEEK_SET)
 	}
 	return nil
 }
@@ -156,8 +149,5 @@ func (t *task) chdir(dir string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.call(unix.SYS_CHDIR, p); err != nil {
-		return fmt.Errorf("chdir %s: %w", dir, err)
-	}
-	return nil
+	return t.do(fmt.Sprintf("chdir %s", dir), unix.SYS_CHDIR, p)
 }

@@ -223,11 +223,15 @@ func (t *task) finishSteps(p *image.Process, writable []bool, res *Result) []ste
 	th := &p.Threads[0]
 	return []step{
 		{"files", func() error {
-			return t.asProcess(p.Creds, func() error {
-				if err := t.openFDs(p); err != nil {
-					return err
-				}
-				return t.chdir(p.Cwd)
+			// Batched: an open's answer is needed (the descriptor), the
+			// calls around it are not.
+			return t.batched(func() error {
+				return t.asProcess(p.Creds, func() error {
+					if err := t.openFDs(p); err != nil {
+						return err
+					}
+					return t.chdir(p.Cwd)
+				})
 			})
 		}},
 		{"protections", func() error { return t.protect(p.MM.VMAs, writable) }},

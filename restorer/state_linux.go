@@ -230,14 +230,12 @@ func (t *task) setLDT(raw []byte) error {
 }
 
 // setMM sets the mm fields, the saved auxv and the exe link with one
-// PR_SET_MM_MAP.
+// PR_SET_MM_MAP. The struct and the auxv it points to go in one put.
 func (t *task) setMM(mm *image.MM, exe uint64) error {
 	defer t.reset()
-	auxv := make([]byte, 8*len(mm.Auxv))
-	for i, w := range mm.Auxv {
-		binary.LittleEndian.PutUint64(auxv[8*i:], w)
-	}
-	auxvAddr, err := t.put(auxv)
+	mapLen := uint64(len((&linux.PrctlMMMap{}).Append(nil)))
+	auxvLen := uint64(8 * len(mm.Auxv))
+	addr, err := t.reserve(mapLen + auxvLen)
 	if err != nil {
 		return err
 	}
@@ -245,14 +243,16 @@ func (t *task) setMM(mm *image.MM, exe uint64) error {
 		StartCode: mm.StartCode, EndCode: mm.EndCode, StartData: mm.StartData, EndData: mm.EndData,
 		StartBrk: mm.StartBrk, Brk: mm.Brk, StartStack: mm.StartStack,
 		ArgStart: mm.ArgStart, ArgEnd: mm.ArgEnd, EnvStart: mm.EnvStart, EnvEnd: mm.EnvEnd,
-		Auxv: auxvAddr, AuxvSize: uint32(len(auxv)), ExeFd: uint32(exe),
+		Auxv: addr + mapLen, AuxvSize: uint32(auxvLen), ExeFd: uint32(exe),
 	}
 	b := m.Append(nil)
-	addr, err := t.put(b)
-	if err != nil {
+	for _, w := range mm.Auxv {
+		b = binary.LittleEndian.AppendUint64(b, w)
+	}
+	if err := linux.WriteMem(t.pid, addr, b); err != nil {
 		return err
 	}
-	return t.do("mm fields (PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, uint64(len(b)), 0)
+	return t.do("mm fields (PR_SET_MM_MAP)", unix.SYS_PRCTL, unix.PR_SET_MM, unix.PR_SET_MM_MAP, addr, mapLen, 0)
 }
 
 // queueSignals puts the pending signals back, sent by the task to itself

@@ -117,9 +117,22 @@ func (t *task) flush() error {
 
 // put copies b into the scratch area and returns its address in the task.
 // Areas stay valid until reset (or, inside batched, until the call that
-// uses them ran).
+// uses them ran). A call takes all its data from one put: inside
+// batched, a put may run the queue and reuse the area.
 func (t *task) put(b []byte) (uint64, error) {
-	n := (uint64(len(b)) + 15) &^ 15
+	addr, err := t.reserve(uint64(len(b)))
+	if err != nil {
+		return 0, err
+	}
+	if err := linux.WriteMem(t.pid, addr, b); err != nil {
+		return 0, err
+	}
+	return addr, nil
+}
+
+// reserve hands out size bytes of the scratch area (see put).
+func (t *task) reserve(size uint64) (uint64, error) {
+	n := (size + 15) &^ 15
 	// Room for the data and for the table with the call that will use it.
 	if t.queuing && t.used+n+ptrace.TableSize(len(t.queue)+1) > scratchSize {
 		if err := t.flush(); err != nil { // makes room
@@ -127,12 +140,9 @@ func (t *task) put(b []byte) (uint64, error) {
 		}
 	}
 	if t.used+n > scratchSize {
-		return 0, fmt.Errorf("scratch area full (%d bytes wanted)", len(b))
+		return 0, fmt.Errorf("scratch area full (%d bytes wanted)", size)
 	}
 	addr := t.scratch + t.used
-	if err := linux.WriteMem(t.pid, addr, b); err != nil {
-		return 0, err
-	}
 	t.used += n
 	return addr, nil
 }
