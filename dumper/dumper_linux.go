@@ -129,7 +129,7 @@ func checkpoint(ctx context.Context, pid int, w *image.DirWriter, opt Options) (
 		}
 	}()
 	t0 := time.Now()
-	c, _, err := f.collect(ctx)
+	c, _, err := f.collect(ctx, nil)
 	st.Collect = time.Since(t0)
 	if err != nil {
 		pf.Close()
@@ -216,11 +216,12 @@ func (f *frozen) kill() error {
 	}
 }
 
-// collect reads everything but the page contents.
-func (f *frozen) collect(ctx context.Context) (*image.Checkpoint, *image.Process, error) {
+// collect reads everything but the page contents; known, when not nil,
+// are the mappings, read since the process last ran.
+func (f *frozen) collect(ctx context.Context, known []mapping) (*image.Checkpoint, *image.Process, error) {
 	pid := f.pid
 	p := &image.Process{PID: int32(pid)}
-	maps, err := readProc(pid, p, f.files, &f.vmas)
+	maps, err := readProc(pid, p, f.files, &f.vmas, known)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -12,7 +12,7 @@ import (
 
 // readProc fills the process-wide state /proc gives and returns its
 // mappings.
-func readProc(pid int, p *image.Process, files *fileid.Cache, vmas *vmaCache) ([]mapping, error) {
+func readProc(pid int, p *image.Process, files *fileid.Cache, vmas *vmaCache, known []mapping) ([]mapping, error) {
 	stat, err := procfs.Stat(pid)
 	if err != nil {
 		return nil, err
@@ -39,9 +39,12 @@ func readProc(pid int, p *image.Process, files *fileid.Cache, vmas *vmaCache) ([
 	if err := readMisc(pid, p, files); err != nil {
 		return nil, err
 	}
-	maps, err := vmas.mappings(pid, files)
-	if err != nil {
-		return nil, err
+	maps := known
+	if maps == nil {
+		var err error
+		if maps, err = vmas.mappings(pid, files); err != nil {
+			return nil, err
+		}
 	}
 	for _, m := range maps {
 		p.MM.VMAs = append(p.MM.VMAs, m.vma)

@@ -17,6 +17,10 @@ type Session struct {
 	f       *frozen
 	stopped bool
 	held    bool // a SIGSTOP is pending: see Hold
+	// stoppedMaps are the mappings Mappings read last, when the process
+	// was stopped and has not run nor had calls injected since: Collect
+	// takes them instead of reading them again inside the freeze.
+	stoppedMaps []mapping
 }
 
 // Seize checks that pid can be migrated (as Checkpoint does), seizes it
@@ -44,6 +48,7 @@ func (s *Session) Remote() (*ptrace.Remote, error) {
 	if !s.stopped {
 		return nil, fmt.Errorf("pid %d is running", s.f.pid)
 	}
+	s.stoppedMaps = nil // injected calls may change the mappings
 	if s.f.remote == nil {
 		r, err := s.f.tr.NewRemote(s.f.pid, 0)
 		if err != nil {
@@ -56,6 +61,7 @@ func (s *Session) Remote() (*ptrace.Remote, error) {
 
 // Resume lets the process run on, still seized.
 func (s *Session) Resume() error {
+	s.stoppedMaps = nil
 	if !s.stopped {
 		return nil
 	}
@@ -90,7 +96,7 @@ func (s *Session) Collect(ctx context.Context) (*image.Checkpoint, error) {
 	if !s.stopped {
 		return nil, fmt.Errorf("pid %d is running", s.f.pid)
 	}
-	c, _, err := s.f.collect(ctx)
+	c, _, err := s.f.collect(ctx, s.stoppedMaps)
 	return c, err
 }
 
@@ -155,6 +161,10 @@ func (s *Session) Mappings() ([]image.VMA, error) {
 			out[i] = m.vma
 		}
 		if i := unordered(out); i < 0 {
+			s.stoppedMaps = nil
+			if s.stopped {
+				s.stoppedMaps = maps
+			}
 			return out, nil
 		}
 	}
