@@ -460,7 +460,7 @@ func (s *recordingStream) AddZero(addr uint64, npages uint64) error {
 
 func (s *recordingStream) EndRound(round uint32) error {
 	if s.closed {
-		return errors.New("EndRound after Close")
+		return errors.New("EndRound after CloseSend")
 	}
 	r := s.cur
 	r.number = int(round)
@@ -475,7 +475,7 @@ func (s *recordingStream) EndRound(round uint32) error {
 	return nil
 }
 
-func (s *recordingStream) Close() error {
+func (s *recordingStream) CloseSend() error {
 	if len(s.cur.pages) > 0 {
 		return fmt.Errorf("%d pages after the last EndRound", len(s.cur.pages))
 	}
@@ -485,6 +485,13 @@ func (s *recordingStream) Close() error {
 	// system calls let the process return to user mode, where the kernel
 	// updates a registered rseq area; it does so on the destination too.)
 	s.memErr = s.checkMemory()
+	return nil
+}
+
+func (s *recordingStream) Wait() error {
+	if !s.closed {
+		return errors.New("Wait before CloseSend")
+	}
 	return nil
 }
 

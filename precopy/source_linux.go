@@ -19,12 +19,15 @@ type Control interface {
 	Recv(ctx context.Context) (uint16, []byte, error)
 }
 
-// PageStream carries pages to the destination in rounds. Close returns
-// once the destination has every page.
+// PageStream carries pages to the destination in rounds. CloseSend ends
+// the stream; Wait returns once the destination has every page. Between
+// the two the final state goes out: the destination's Ready already says
+// every page arrived (it finishes only after the last page is written).
 type PageStream interface {
 	dumper.PageSink
 	EndRound(round uint32) error
-	Close() error
+	CloseSend() error
+	Wait() error
 }
 
 // Options tune a migration; zero values mean the defaults.
@@ -575,10 +578,8 @@ func (m *migration) final(ctx context.Context) error {
 		return err
 	}
 	m.rep.RestoreMS, m.rep.RestoreSteps = ready.RestoreMS, ready.Steps
-	if hc, ok := m.pages.(halfCloser); ok {
-		if err := hc.Wait(); err != nil { // no wait, normally: the receiver acked before it said Ready
-			return fmt.Errorf("final pages: %w", err)
-		}
+	if err := m.pages.Wait(); err != nil { // no wait, normally: the receiver acked before it said Ready
+		return fmt.Errorf("final pages: %w", err)
 	}
 	mark("restore")
 	if m.held {
@@ -629,6 +630,7 @@ func (m *migration) finalState(ctx context.Context) stateResult {
 // sendLast sends the frozen round and waits until the destination has
 // every page.
 func (m *migration) sendLast(ctx context.Context, mark func(string)) error {
+	t0 := time.Now()
 	round := uint32(m.rep.Rounds + 1)
 	if err := m.sendLayout(ctx, round, true); err != nil {
 		return err
@@ -643,27 +645,12 @@ func (m *migration) sendLast(ctx context.Context, mark func(string)) error {
 	if _, err := m.copyRound(round); err != nil {
 		return err
 	}
-	if hc, ok := m.pages.(halfCloser); ok {
-		// The destination's Ready says every page arrived (it finishes
-		// only after the last page is written): the final state goes out
-		// without waiting for the page stream's own ack.
-		err = hc.CloseSend()
-	} else {
-		err = m.pages.Close()
-	}
-	if err != nil {
+	if err := m.pages.CloseSend(); err != nil {
 		return fmt.Errorf("final pages: %w", err)
 	}
 	mark("last pages")
-	m.rep.Streaming += time.Duration(m.rep.Freeze[len(m.rep.Freeze)-1].MS * float64(time.Millisecond))
+	m.rep.Streaming += time.Since(t0)
 	return nil
-}
-
-// halfCloser is a PageStream that can end its stream (CloseSend) and wait
-// for the receiver's ack (Wait) apart.
-type halfCloser interface {
-	CloseSend() error
-	Wait() error
 }
 
 // resolve finds out whether the destination runs the process after the
