@@ -100,24 +100,21 @@ func (d *Daemon) settleHandover(ctx context.Context, r handoverRecord) {
 		return
 	}
 	target := cluster.Member{Name: r.Target, Meta: cluster.Meta{QUICAddr: r.QUICAddr}}
-	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
-		state, err := d.queryOutcome(ctx, target, r.ID, r.PID)
-		switch {
-		case err == nil && state == precopy.OutcomeCommitted:
-			log.Warn("an earlier daemon died during this handover; the destination runs the process: removing the copy here")
-			_ = linux.PidfdSendSignal(pidfd, unix.SIGKILL)
-			d.forgetHandover(r.ID)
-			return
-		case err == nil && state == precopy.OutcomeAborted:
-			log.Warn("an earlier daemon died during this handover; the destination does not run the process: it continues here")
-			_ = linux.PidfdSendSignal(pidfd, unix.SIGCONT)
-			d.forgetHandover(r.ID)
-			return
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
+	// No deadline but the daemon's own: resuming while in doubt could
+	// leave two copies; the process stays stopped until the destination
+	// answers.
+	state, err := precopy.AwaitOutcome(ctx, func(ctx context.Context) (string, error) {
+		return d.queryOutcome(ctx, target, r.ID, r.PID)
+	})
+	switch {
+	case err != nil:
+		return // this daemon stops; the next one asks again
+	case state == precopy.OutcomeCommitted:
+		log.Warn("an earlier daemon died during this handover; the destination runs the process: removing the copy here")
+		_ = linux.PidfdSendSignal(pidfd, unix.SIGKILL)
+	default:
+		log.Warn("an earlier daemon died during this handover; the destination does not run the process: it continues here")
+		_ = linux.PidfdSendSignal(pidfd, unix.SIGCONT)
 	}
+	d.forgetHandover(r.ID)
 }

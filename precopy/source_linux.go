@@ -666,24 +666,15 @@ func (m *migration) resolve(ctx context.Context, cause error) error {
 	// two copies. Only the (long) resolve timeout ends the wait.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), m.opt.ResolveTimeout)
 	defer cancel()
-	wait := 100 * time.Millisecond
-	for {
-		state, err := m.opt.Resolve(ctx)
-		switch {
-		case err == nil && state == OutcomeCommitted:
-			m.rep.Resolved = fmt.Sprintf("handover broke (%v); the destination reports it runs the process", cause)
-			return nil
-		case err == nil && state == OutcomeAborted:
-			return fmt.Errorf("%w; the destination reports it did not run the process", cause)
-		case ctx.Err() != nil:
-			return fmt.Errorf("%w: the destination gave no outcome for %v (last: %v); the process resumes here and may ALSO run on the destination", cause, m.opt.ResolveTimeout, err)
-		}
-		select {
-		case <-time.After(wait):
-		case <-ctx.Done():
-		}
-		wait = min(2*wait, 2*time.Second)
+	state, err := AwaitOutcome(ctx, m.opt.Resolve)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%w: the destination gave no outcome for %v (last: %v); the process resumes here and may ALSO run on the destination", cause, m.opt.ResolveTimeout, err)
+	case state == OutcomeCommitted:
+		m.rep.Resolved = fmt.Sprintf("handover broke (%v); the destination reports it runs the process", cause)
+		return nil
 	}
+	return fmt.Errorf("%w; the destination reports it did not run the process", cause)
 }
 
 // abort tells the destination and puts the source back as it was.
