@@ -2,6 +2,7 @@ package workload
 
 import (
 	"bytes"
+	"iter"
 	"strconv"
 )
 
@@ -35,12 +36,7 @@ func ParseBeats(data []byte, periodMS float64, fromNS int64) Beats {
 	var b Beats
 	var prevC, prevT int64
 	have := false
-	end := bytes.LastIndexByte(data, '\n')
-	for line := range bytes.Lines(data[:end+1]) {
-		c, t, ok := ParseBeat(bytes.TrimSuffix(line, []byte{'\n'}))
-		if !ok {
-			continue
-		}
+	for c, t := range beats(data) {
 		if t >= fromNS {
 			b.N++
 			if have {
@@ -50,6 +46,19 @@ func ParseBeats(data []byte, periodMS float64, fromNS int64) Beats {
 		prevC, prevT, have = c, t, true
 	}
 	return b
+}
+
+// beats yields the count and time of each complete heartbeat line, foreign
+// lines and a last line without its newline left out.
+func beats(data []byte) iter.Seq2[int64, int64] {
+	return func(yield func(int64, int64) bool) {
+		end := bytes.LastIndexByte(data, '\n')
+		for line := range bytes.Lines(data[:end+1]) {
+			if c, t, ok := ParseBeat(bytes.TrimSuffix(line, []byte{'\n'})); ok && !yield(c, t) {
+				return
+			}
+		}
+	}
 }
 
 // add accounts for one interval between two lines.
@@ -86,12 +95,7 @@ func ParseBeat(line []byte) (count, ns int64, ok bool) {
 func Gaps(data []byte, fromNS, winFrom, winTo int64) (inWindow, outside float64) {
 	var prevT int64
 	have := false
-	end := bytes.LastIndexByte(data, '\n')
-	for line := range bytes.Lines(data[:end+1]) {
-		_, t, ok := ParseBeat(bytes.TrimSuffix(line, []byte{'\n'}))
-		if !ok {
-			continue
-		}
+	for _, t := range beats(data) {
 		if have && t >= fromNS {
 			gap := float64(t-prevT) / 1e6
 			if prevT <= winTo && t >= winFrom {
