@@ -112,8 +112,7 @@ func (s *pageSaver) fill(c *chunk) {
 
 func (s *pageSaver) read(addr uint64, b []byte, readable bool) error {
 	if readable {
-		_, err := linux.ProcessVMReadv(s.pid, [][]byte{b}, []linux.RemoteRange{{Addr: addr, Len: uint64(len(b))}})
-		return err
+		return linux.ReadMem(s.pid, addr, b)
 	}
 	// The process itself cannot read this mapping (PROT_NONE, exec-only);
 	// /proc/PID/mem can.

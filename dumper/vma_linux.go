@@ -72,16 +72,26 @@ func (c *vmaCache) fromMaps(pid int, files *fileid.Cache) ([]mapping, bool, erro
 		}
 		m, ok := c.known[l]
 		if !ok {
-			return nil, false, nil
-		}
-		if m.vma.Kind == image.VMAFile {
-			id, err := files.Of(l.Path)
-			if err != nil {
-				return nil, false, fmt.Errorf("mapping %#x-%#x %s: %w", l.Start, l.End, l.Path, err)
-			}
-			m.vma.File = &id
+			return nil, false, nil // smaps then, and every file checked there
 		}
 		out = append(out, m)
+	}
+	// Files are checked again (they may have changed on disk), once per
+	// path: a library maps several consecutive ranges.
+	var id image.FileID
+	for i := range out {
+		m := &out[i]
+		if m.vma.Kind != image.VMAFile {
+			continue
+		}
+		if id.Path == "" || id.Path != m.line.Path {
+			var err error
+			if id, err = files.Of(m.line.Path); err != nil {
+				return nil, false, fmt.Errorf("mapping %#x-%#x %s: %w", m.vma.Start, m.vma.End, m.line.Path, err)
+			}
+		}
+		f := id
+		m.vma.File = &f
 	}
 	return out, true, nil
 }
@@ -141,9 +151,6 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 			return mapping{}, err
 		}
 		m.vma.Kind, m.vma.File, m.vma.Offset = image.VMAFile, &id, e.Offset
-		if !shared {
-			m.content = contentPrivate
-		}
 	case strings.HasPrefix(e.Path, "[") && !strings.HasPrefix(e.Path, "[anon:") &&
 		e.Path != "[heap]" && e.Path != "[stack]":
 		return mapping{}, errNotSupported("special mapping " + e.Path)
@@ -158,11 +165,8 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 		case m.vma.Prot == 0:
 			m.vma.Kind = image.VMAGuard
 		}
-		m.content = contentPrivate
-		if shared {
-			m.content = contentAllShared
-		}
 	}
+	m.content = policyOf(m.vma)
 	return m, nil
 }
 
