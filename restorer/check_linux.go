@@ -19,16 +19,30 @@ func precheck(c *image.Checkpoint, p *image.Process) error {
 	if c.Arch != image.ArchX86_64 {
 		return fmt.Errorf("image is for %s, this machine is x86_64", c.Arch)
 	}
-	if len(c.Processes) != 1 || len(p.Threads) != 1 {
-		return fmt.Errorf("image has %d processes and %d threads: only one single-threaded process is supported yet", len(c.Processes), len(p.Threads))
+	if err := checkShape("image", c, p); err != nil {
+		return err
 	}
 	if comm, err := procfs.Comm(int(p.PID)); err == nil {
 		return fmt.Errorf("pid %d is in use (by %q)", p.PID, comm)
 	}
-	for _, check := range []func(*image.Process) error{checkAuthority, checkRlimits, checkFiles, checkSpecials} {
-		if err := check(p); err != nil {
+	for _, check := range []func() error{
+		func() error { return checkAuthority(p) },
+		func() error { return checkRlimits(p) },
+		func() error { return checkFiles(&fileid.Cache{}, p) },
+		func() error { return checkSpecials(p) },
+	} {
+		if err := check(); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// checkShape refuses what is not one single-threaded process p (what
+// names c in the error: an image, a final state).
+func checkShape(what string, c *image.Checkpoint, p *image.Process) error {
+	if len(c.Processes) != 1 || len(p.Threads) != 1 {
+		return fmt.Errorf("%s has %d processes and %d threads: only one single-threaded process is supported yet", what, len(c.Processes), len(p.Threads))
 	}
 	return nil
 }
@@ -73,9 +87,9 @@ func checkRlimits(p *image.Process) error {
 }
 
 // checkFiles: every file the process maps or has open must be the same
-// file here (size, build-id or content hash).
-func checkFiles(p *image.Process) error {
-	cache := &fileid.Cache{}
+// file here (size, build-id or content hash). cache keeps the identities
+// already computed (a stat each to see that they still hold).
+func checkFiles(cache *fileid.Cache, p *image.Process) error {
 	if err := checkExeAndFDs(cache, p); err != nil {
 		return err
 	}

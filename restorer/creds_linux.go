@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
@@ -58,7 +59,7 @@ func (t *task) setCreds(c image.Creds, noNewPrivs bool) error {
 	}
 	// In batches: the set of a dozen to sixty calls is cut in two where
 	// the effective capabilities are read back.
-	if err := t.batched(func() error { return runSteps(steps) }); err != nil {
+	if err := t.batched(func() error { return runSteps(steps, nil) }); err != nil {
 		return fmt.Errorf("credentials: %w", err)
 	}
 	return t.checkCreds(c, noNewPrivs)
@@ -179,10 +180,12 @@ func normGroups(g []uint32) []uint32 {
 }
 
 // capLast is the highest capability number this kernel knows.
-func capLast() (int, error) {
+// capLast is the highest capability number this kernel knows (fixed until
+// reboot: read once).
+var capLast = sync.OnceValues(func() (int, error) {
 	b, err := os.ReadFile("/proc/sys/kernel/cap_last_cap")
 	if err != nil {
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
-}
+})

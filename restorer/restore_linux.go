@@ -8,7 +8,6 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/arch"
-	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/ptrace"
 	"golang.org/x/sys/unix"
 )
@@ -73,8 +72,7 @@ type Options struct {
 // Restored is a process RestoreImage rebuilt.
 type Restored struct {
 	Result
-	t  *task
-	tr *ptrace.Tracer
+	t *task // its tracer (t.tr) holds the process until Commit or Abort
 }
 
 // RestoreImage rebuilds the first process of c with the given memory
@@ -101,16 +99,13 @@ func RestoreImage(ctx context.Context, c *image.Checkpoint, pages Pages, opt Opt
 	created := StepTime{"create task", time.Since(t0)}
 	res, err := build(ctx, t, p, pages)
 	res.Steps = append([]StepTime{created}, res.Steps...)
-	if err == nil && opt.Stopped {
-		err = t.tr.Do(func() error { return linux.PtraceSetOptions(t.pid, unix.PTRACE_O_EXITKILL) })
-	}
 	if err != nil {
 		t.kill()
 		tr.Close()
 		return nil, fmt.Errorf("restore pid %d: %w", p.PID, err)
 	}
 	res.PID, res.Duration = t.pid, time.Since(start)
-	r := &Restored{Result: res, t: t, tr: tr}
+	r := &Restored{Result: res, t: t}
 	if !opt.Stopped {
 		return r, r.Commit()
 	}
@@ -119,8 +114,8 @@ func RestoreImage(ctx context.Context, c *image.Checkpoint, pages Pages, opt Opt
 
 // Commit lets the restored process run.
 func (r *Restored) Commit() error {
-	defer r.tr.Close()
-	if err := r.tr.Detach(r.t.pid, 0); err != nil {
+	defer r.t.tr.Close()
+	if err := r.t.tr.Detach(r.t.pid, 0); err != nil {
 		r.t.kill()
 		return fmt.Errorf("start restored pid %d: %w", r.t.pid, err)
 	}
@@ -130,7 +125,7 @@ func (r *Restored) Commit() error {
 // Abort kills the restored process, which never ran.
 func (r *Restored) Abort() {
 	r.t.kill()
-	r.tr.Close()
+	r.t.tr.Close()
 }
 
 // runsFit checks that every page run lies inside one of the process's
@@ -195,12 +190,12 @@ func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result,
 			return err
 		}},
 	}
-	if err := t.timeSteps(steps, &res); err != nil {
+	if err := runSteps(steps, &res.Steps); err != nil {
 		return res, err
 	}
 	// The rest in one handoff to the tracer thread for the hundred-odd
 	// injected calls (the memory step runs writers on other goroutines).
-	err := t.tr.Do(func() error { return t.timeSteps(t.finishSteps(p, filled, &res), &res) })
+	err := t.tr.Do(func() error { return runSteps(t.finishSteps(p, filled, &res), &res.Steps) })
 	return res, err
 }
 
@@ -251,18 +246,6 @@ func (t *task) finishSteps(p *image.Process, writable []bool, res *Result) []ste
 			return err
 		}},
 	}
-}
-
-// timeSteps runs steps in order, recording how long each took.
-func (t *task) timeSteps(steps []step, res *Result) error {
-	for _, s := range steps {
-		t0 := time.Now()
-		if err := s.fn(); err != nil {
-			return fmt.Errorf("restore %s: %w", s.what, err)
-		}
-		res.Steps = append(res.Steps, StepTime{s.what, time.Since(t0)})
-	}
-	return nil
 }
 
 // mapWithFiles maps vmas, opening the files they map with who's identity;

@@ -3,6 +3,7 @@ package restorer
 import (
 	"encoding/binary"
 	"fmt"
+	"time"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
@@ -16,10 +17,16 @@ type step struct {
 	fn   func() error
 }
 
-func runSteps(steps []step) error {
+// runSteps runs steps in order; with times not nil it records how long
+// each took.
+func runSteps(steps []step, times *[]StepTime) error {
 	for _, s := range steps {
+		t0 := time.Now()
 		if err := s.fn(); err != nil {
 			return fmt.Errorf("restore %s: %w", s.what, err)
+		}
+		if times != nil {
+			*times = append(*times, StepTime{s.what, time.Since(t0)})
 		}
 	}
 	return nil
@@ -50,7 +57,7 @@ func (t *task) stateSteps(p *image.Process, th *image.Thread, exe uint64) error 
 		{"rseq", func() error { return t.setRseq(th.Rseq) }},
 		{"ldt", func() error { return t.setLDT(p.LDT) }},
 		{"mm fields", func() error { return t.setMM(&p.MM, exe) }},
-	})
+	}, nil)
 }
 
 // setRlimits sets the limits with prlimit from here, not injected: the

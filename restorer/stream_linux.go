@@ -35,8 +35,7 @@ import (
 //
 // A Stream is not safe for concurrent use.
 type Stream struct {
-	t      *task
-	tr     *ptrace.Tracer
+	t      *task       // its tracer (t.tr) drives every call
 	vmas   []image.VMA // the current layout
 	opened []bool      // vmas[i] was made writable to receive pages
 	// zeroed marks the anonymous mappings created by the current round's
@@ -83,15 +82,13 @@ func BeginStream(ctx context.Context, layout *image.Checkpoint) (*Stream, error)
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.tr = ptrace.NewTracer()
-	if s.t, err = create(s.tr, p); err != nil {
-		s.tr.Close()
+	tr := ptrace.NewTracer()
+	if s.t, err = create(tr, p); err != nil {
+		tr.Close()
 		return nil, err
 	}
-	err = s.tr.Do(func() error {
-		if err := linux.PtraceSetOptions(s.t.pid, unix.PTRACE_O_EXITKILL); err != nil {
-			return err
-		}
+	// The task has PTRACE_O_EXITKILL from the stub (see clone3).
+	err = s.t.tr.Do(func() error {
 		if err := s.t.prepareLayout(p.MM.VMAs)(); err != nil {
 			return err
 		}
@@ -126,9 +123,6 @@ func layoutProcess(c *image.Checkpoint) (*image.Process, error) {
 // PID is the process's PID.
 func (s *Stream) PID() int { return s.t.pid }
 
-// Stats counts the pages written so far.
-func (s *Stream) Stats() PageStats { return s.stats }
-
 // Update applies the layout of the next round: mappings that are gone are
 // unmapped; those overlapping fresh (the ranges the source found new or
 // changed since the previous layout, whose present pages it sends in this
@@ -145,7 +139,7 @@ func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
 	if int(p.PID) != s.t.pid {
 		return fmt.Errorf("layout of pid %d for pid %d", p.PID, s.t.pid)
 	}
-	if err := s.tr.Do(func() error { return s.apply(p.MM.VMAs, fresh, false, p.Creds) }); err != nil {
+	if err := s.t.tr.Do(func() error { return s.apply(p.MM.VMAs, fresh, false, p.Creds) }); err != nil {
 		return fmt.Errorf("round %d layout: %w", s.round+1, err)
 	}
 	s.round++
@@ -395,11 +389,10 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 	if err := c.Validate(); err != nil {
 		return nil, err
 	}
-	if len(c.Processes) != 1 || len(c.Processes[0].Threads) != 1 {
-		return nil, fmt.Errorf("state has %d processes and %d threads: only one single-threaded process is supported yet",
-			len(c.Processes), len(c.Processes[0].Threads))
+	p := &c.Processes[0] // Validate: there is one
+	if err := checkShape("state", c, p); err != nil {
+		return nil, err
 	}
-	p := &c.Processes[0]
 	if int(p.PID) != s.t.pid {
 		return nil, fmt.Errorf("state of pid %d for pid %d", p.PID, s.t.pid)
 	}
@@ -409,8 +402,7 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 	for _, check := range []func() error{
 		func() error { return checkAuthority(p) },
 		func() error { return checkRlimits(p) },
-		func() error { return checkExeAndFDs(s.files, p) },
-		func() error { return checkMappedFiles(s.files, p.MM.VMAs) }, // a stat each: cached
+		func() error { return checkFiles(s.files, p) }, // mappings: a stat each, cached
 		ctx.Err,
 	} {
 		if err := check(); err != nil {
@@ -432,10 +424,10 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 	}
 	steps = append(steps, s.t.finishSteps(p, s.opened, &res)...)
 	// One handoff to the tracer thread for the hundred-odd injected calls.
-	if err := s.tr.Do(func() error { return s.t.timeSteps(steps, &res) }); err != nil {
+	if err := s.t.tr.Do(func() error { return runSteps(steps, &res.Steps) }); err != nil {
 		return nil, err
 	}
-	return &Restored{Result: res, t: s.t, tr: s.tr}, nil
+	return &Restored{Result: res, t: s.t}, nil
 }
 
 // Abort kills the process being built. It does nothing after Finish
@@ -446,7 +438,7 @@ func (s *Stream) Abort() {
 	}
 	s.done = true
 	s.t.kill()
-	s.tr.Close()
+	s.t.tr.Close()
 }
 
 // vmaDiff names the first mapping where two lists differ.
