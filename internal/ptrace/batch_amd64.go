@@ -62,13 +62,11 @@ const (
 // refuses one (a W^X policy), the calls are injected one by one.
 type Batch struct {
 	r        *Remote
-	addr     uint64 // the mapping
-	size     uint64
-	data     uint64 // the caller's part
+	data     uint64 // the caller's part, where MapBatch's mapping starts
+	size     uint64 // of MapBatch's mapping; 0 for BatchAt
 	table    uint64
 	code     uint64 // 0: no code page, calls go one by one
 	maxCalls int
-	owned    bool // the area is the Batch's: Unmap removes it
 }
 
 // MapBatch maps a Batch in the thread: dataSize bytes for the caller (see
@@ -82,7 +80,7 @@ func (r *Remote) MapBatch(dataSize uint64, maxCalls int) (*Batch, error) {
 	if err != nil {
 		return nil, fmt.Errorf("map batch area in tid %d: %w", r.tid, err)
 	}
-	b := &Batch{r: r, addr: addr, size: size, data: addr, table: addr + dataSize, maxCalls: maxCalls, owned: true}
+	b := &Batch{r: r, data: addr, size: size, table: addr + dataSize, maxCalls: maxCalls}
 	code := b.table + tableSize
 	if err := linux.WriteMem(r.tid, code, batchCode); err != nil {
 		return nil, errors.Join(fmt.Errorf("write batch code in tid %d at %#x: %w", r.tid, code, err), b.Unmap())
@@ -97,10 +95,6 @@ func pageAlign(n uint64) uint64 { return (n + linux.PageSize - 1) &^ (linux.Page
 
 // Data is the address of the caller's part of the area.
 func (b *Batch) Data() uint64 { return b.data }
-
-// Batched tells whether Run makes one stop for all calls (false: the
-// system refused an executable page; calls go one by one).
-func (b *Batch) Batched() bool { return b.code != 0 }
 
 // TableSize is the bytes of table a Batch of maxCalls calls needs.
 func TableSize(maxCalls int) uint64 { return uint64(maxCalls+1)*callSize + sigactionSize }
@@ -118,10 +112,10 @@ func (r *Remote) BatchAt(table uint64, maxCalls int) (*Batch, error) {
 // Unmap removes the area of MapBatch (nothing for BatchAt); the process
 // must not run before it is gone.
 func (b *Batch) Unmap() error {
-	if !b.owned {
+	if b.size == 0 {
 		return nil
 	}
-	if _, err := b.r.Syscall(unix.SYS_MUNMAP, b.addr, b.size); err != nil {
+	if _, err := b.r.Syscall(unix.SYS_MUNMAP, b.data, b.size); err != nil {
 		return fmt.Errorf("unmap batch area in tid %d: %w", b.r.tid, err)
 	}
 	return nil
@@ -219,14 +213,8 @@ func (b *Batch) oneByOne() (bool, error) {
 // run lets the thread execute the code over the table up to end and waits
 // for its int3. Precondition: runs on the tracer thread.
 func (b *Batch) run(end uint64) error {
-	// Every signal blocked but SIGTRAP: the kernel unblocks a blocked one
-	// when it forces the trap, and resets its handler.
-	mask := ^uint64(0) &^ (1 << (unix.SIGTRAP - 1))
-	if b.r.blocked != mask {
-		if err := linux.PtraceSetSigmask(b.r.tid, mask); err != nil {
-			return err
-		}
-		b.r.blocked = mask
+	if err := b.r.blockSignals(true); err != nil { // the int3 traps
+		return err
 	}
 	regs := b.r.saved
 	regs.Rip, regs.Orig_rax = b.code, ^uint64(0)
@@ -234,15 +222,8 @@ func (b *Batch) run(end uint64) error {
 	if err := linux.PtraceSetRegs(b.r.tid, &regs); err != nil {
 		return err
 	}
-	if err := linux.PtraceCont(b.r.tid, 0); err != nil {
+	if err := b.r.resumeAndWait(linux.PtraceCont); err != nil {
 		return err
-	}
-	s, err := waitStop(b.r.tid)
-	if err != nil {
-		return err
-	}
-	if s.Sig != unix.SIGTRAP || s.Event != 0 {
-		return fmt.Errorf("unexpected %v", s)
 	}
 	if err := linux.PtraceGetRegs(b.r.tid, &regs); err != nil {
 		return err

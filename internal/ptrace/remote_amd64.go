@@ -108,7 +108,7 @@ func (r *Remote) Syscall(nr uintptr, args ...uint64) (uint64, error) {
 
 // syscall does one injected call. Precondition: runs on the tracer thread.
 func (r *Remote) syscall(nr uintptr, args []uint64) (uint64, error) {
-	if err := r.blockSignals(); err != nil {
+	if err := r.blockSignals(r.method != MethodSyscallStops); err != nil {
 		return 0, err
 	}
 	var a [6]uint64
@@ -173,13 +173,13 @@ func (r *Remote) resumeAndWait(resume func(int, unix.Signal) error) error {
 }
 
 // blockSignals blocks every signal in the tracee so that none is delivered
-// on top of the injected registers; they stay queued until Restore. With a
-// method that traps with SIGTRAP, SIGTRAP stays unblocked: the kernel would
-// otherwise unblock it and reset its handler to SIG_DFL when forcing the
-// trap. Precondition: runs on the tracer thread.
-func (r *Remote) blockSignals() error {
+// on top of the injected registers; they stay queued until Restore. When
+// the call traps with SIGTRAP (trap), SIGTRAP stays unblocked: the kernel
+// would otherwise unblock it and reset its handler to SIG_DFL when forcing
+// the trap. Precondition: runs on the tracer thread.
+func (r *Remote) blockSignals(trap bool) error {
 	mask := ^uint64(0)
-	if r.method != MethodSyscallStops {
+	if trap {
 		mask &^= 1 << (unix.SIGTRAP - 1)
 	}
 	if r.blocked == mask {
