@@ -345,9 +345,9 @@ func (b *builder) nextLayout(ctx context.Context) error {
 // commit hands over: Ready, wait for Go, let the process run, Running.
 func (d *Daemon) commit(ctx context.Context, ctl *transport.Control, id string, started uint64, r *restorer.Restored, fail func(error) error) error {
 	d.fault("restored")
-	ready := precopy.Ready{RestoreMS: float64(r.Duration.Microseconds()) / 1e3}
+	ready := precopy.Ready{RestoreMS: ms(r.Duration)}
 	for _, st := range r.Steps {
-		ready.Steps = append(ready.Steps, precopy.Step{What: st.What, MS: float64(st.Took.Microseconds()) / 1e3})
+		ready.Steps = append(ready.Steps, precopy.Step{What: st.What, MS: ms(st.Took)})
 	}
 	if err := ctl.Send(ctx, precopy.MsgReady, precopy.Encode(ready)); err != nil {
 		r.Abort()
@@ -425,19 +425,7 @@ func (d *Daemon) reap(pid int) {
 		return
 	}
 	defer unix.Close(fd)
-	for {
-		_, err := unix.Poll([]unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}, -1)
-		if err != unix.EINTR {
-			break
-		}
-	}
-	var info unix.Siginfo
-	for {
-		err = unix.Waitid(unix.P_PIDFD, fd, &info, unix.WEXITED, nil)
-		if err != unix.EINTR {
-			break
-		}
-	}
+	err = linux.PidfdWait(fd)
 	// ECHILD: a tracer of ours (migrating it on) reaped it first.
 	d.log.Info("migrated process ended", "pid", pid, "error", err)
 }

@@ -2,16 +2,12 @@ package daemon
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/migrate-dev/migrate/cluster"
-	"github.com/migrate-dev/migrate/internal/atomicfile"
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/precopy"
@@ -44,25 +40,10 @@ func (d *Daemon) recordHandover(r handoverRecord) error {
 		return err
 	}
 	r.StartTime, r.At = st.StartTime, time.Now()
-	b, err := json.Marshal(r)
-	if err != nil {
-		return err
-	}
-	dir := d.handoverDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, r.ID+".json"), b, 0o600); err != nil {
-		return fmt.Errorf("handover record %s: %w", r.ID, err)
-	}
-	return nil
+	return writeRecord(d.handoverDir(), r.ID, r)
 }
 
-func (d *Daemon) forgetHandover(id string) {
-	if err := os.Remove(filepath.Join(d.handoverDir(), id+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		d.log.Warn("remove handover record", "id", id, "error", err)
-	}
-}
+func (d *Daemon) forgetHandover(id string) { d.removeRecord(d.handoverDir(), id) }
 
 // settleHandovers settles the handovers a previous daemon left, each on
 // its own goroutine, until ctx ends.
@@ -73,12 +54,8 @@ func (d *Daemon) settleHandovers(ctx context.Context) {
 		if !ok {
 			continue
 		}
-		b, err := os.ReadFile(filepath.Join(d.handoverDir(), e.Name()))
 		var r handoverRecord
-		if err == nil {
-			err = json.Unmarshal(b, &r)
-		}
-		if err != nil || r.ID != id {
+		if err := readRecord(d.handoverDir(), id, &r); err != nil || r.ID != id {
 			d.log.Warn("unreadable handover record", "file", e.Name(), "error", err)
 			continue
 		}

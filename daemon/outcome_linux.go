@@ -1,14 +1,12 @@
 package daemon
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
-	"github.com/migrate-dev/migrate/internal/atomicfile"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/precopy"
 )
@@ -60,26 +58,11 @@ func (d *Daemon) recordOutcome(id string, pid int, start uint64, committed bool)
 		}
 		start = st.StartTime
 	}
-	b, err := json.Marshal(outcomeRecord{ID: id, PID: pid, StartTime: start, Committed: committed, At: time.Now()})
-	if err != nil {
-		return 0, err
-	}
-	dir := d.outcomesDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return 0, err
-	}
-	if err := atomicfile.WriteFile(filepath.Join(dir, id+".json"), b, 0o600); err != nil {
-		return 0, fmt.Errorf("outcome record %s: %w", id, err)
-	}
-	return start, nil
+	return start, writeRecord(d.outcomesDir(), id, outcomeRecord{ID: id, PID: pid, StartTime: start, Committed: committed, At: time.Now()})
 }
 
 // forgetOutcome removes migration id's record (the migration failed here).
-func (d *Daemon) forgetOutcome(id string) {
-	if err := os.Remove(filepath.Join(d.outcomesDir(), id+".json")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		d.log.Warn("remove outcome record", "id", id, "error", err)
-	}
-}
+func (d *Daemon) forgetOutcome(id string) { d.removeRecord(d.outcomesDir(), id) }
 
 // storedOutcome answers for migration id from its record: committed when
 // marked so or when its process lives (see outcomeRecord), aborted
@@ -89,12 +72,10 @@ func (d *Daemon) storedOutcome(id string) string {
 	if !validID(id) {
 		return precopy.OutcomeAborted
 	}
-	b, err := os.ReadFile(filepath.Join(d.outcomesDir(), id+".json"))
-	if err != nil {
-		return precopy.OutcomeAborted
-	}
 	var r outcomeRecord
-	if err := json.Unmarshal(b, &r); err != nil || r.ID != id {
+	if err := readRecord(d.outcomesDir(), id, &r); errors.Is(err, os.ErrNotExist) {
+		return precopy.OutcomeAborted
+	} else if err != nil || r.ID != id {
 		d.log.Warn("unreadable outcome record", "id", id, "error", err)
 		return precopy.OutcomeAborted
 	}

@@ -79,7 +79,7 @@ func (d *Daemon) handleMigrate(w http.ResponseWriter, r *http.Request) {
 	rep, err := d.MigrateOut(r.Context(), req, func(p precopy.Progress) {
 		_ = enc.Encode(api.MigrateEvent{Progress: &api.MigrateProgress{
 			Round: p.Round, Phase: p.Phase, PagesSent: p.PagesSent, DirtyPages: p.DirtyPages,
-			DirtyRate: p.DirtyRate, LinkRate: p.LinkRate, RemainingMS: float64(p.Remaining.Microseconds()) / 1e3,
+			DirtyRate: p.DirtyRate, LinkRate: p.LinkRate, RemainingMS: ms(p.Remaining),
 			Throttle: p.Throttle,
 		}})
 		flush()

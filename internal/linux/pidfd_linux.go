@@ -58,3 +58,19 @@ func SameFile(pid1, a, pid2, b int) (bool, error) {
 	}
 	return r == 0, nil
 }
+
+// PidfdWait waits until the process of pidfd (a child of ours) ends, and
+// reaps it. ECHILD means another waiter (a tracer of ours) reaped it first.
+func PidfdWait(pidfd int) error {
+	_, err := retryOnEINTR2(func() (int, error) {
+		return unix.Poll([]unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}, -1)
+	})
+	if err != nil {
+		return fmt.Errorf("poll pidfd %d: %w", pidfd, err)
+	}
+	var info unix.Siginfo
+	if err := retryOnEINTR(func() error { return unix.Waitid(unix.P_PIDFD, pidfd, &info, unix.WEXITED, nil) }); err != nil {
+		return fmt.Errorf("waitid pidfd %d: %w", pidfd, err)
+	}
+	return nil
+}
