@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/atomicfile"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -94,11 +95,7 @@ func (l *Lab) save() error {
 	if err != nil {
 		return err
 	}
-	tmp := l.statePath() + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		return fmt.Errorf("save lab state: %w", err)
-	}
-	if err := os.Rename(tmp, l.statePath()); err != nil {
+	if err := atomicfile.WriteFile(l.statePath(), b, 0o600); err != nil {
 		return fmt.Errorf("save lab state: %w", err)
 	}
 	return nil
