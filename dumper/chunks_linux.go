@@ -76,9 +76,9 @@ func (s *pageSaver) reader(spans []span, free <-chan chunk, full chan<- chunk, s
 // record hands a chunk to the sink as runs of contiguous zero and
 // non-zero pages.
 func (s *pageSaver) record(c chunk, w PageSink) error {
+	s.tally(&c)
 	for i := 0; i < len(c.zero); {
 		if c.skipped(i) {
-			s.noteSkipped(&c, i)
 			i++
 			continue
 		}
@@ -90,10 +90,8 @@ func (s *pageSaver) record(c chunk, w PageSink) error {
 		var err error
 		if c.zero[i] {
 			err = w.AddZero(addr, pages)
-			s.stats.ZeroPages += pages
 		} else {
 			err = w.AddData(addr, c.buf[i*pageSize:j*pageSize])
-			s.stats.DataPages += pages
 		}
 		if err != nil {
 			return err

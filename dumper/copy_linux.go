@@ -161,3 +161,17 @@ func (s *pageSaver) noteSkipped(c *chunk, i int) {
 		s.skipped = append(s.skipped, span{addr, addr + pageSize, c.readable})
 	}
 }
+
+// tally counts a chunk's pages in the stats and notes the skipped ones.
+func (s *pageSaver) tally(c *chunk) {
+	for i, z := range c.zero {
+		switch {
+		case c.skipped(i):
+			s.noteSkipped(c, i)
+		case z:
+			s.stats.ZeroPages++
+		default:
+			s.stats.DataPages++
+		}
+	}
+}

@@ -40,15 +40,6 @@ func (s *pageSaver) commit(c *chunk, l PageLender) error {
 	if len(c.skip) > 0 {
 		skip = c.skip
 	}
-	for i, z := range c.zero {
-		switch {
-		case c.skipped(i):
-			s.noteSkipped(c, i)
-		case z:
-			s.stats.ZeroPages++
-		default:
-			s.stats.DataPages++
-		}
-	}
+	s.tally(c)
 	return l.Commit(c.addrs, c.zero, skip)
 }

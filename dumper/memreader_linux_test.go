@@ -5,7 +5,6 @@ import (
 	"os"
 	"slices"
 	"testing"
-	"unsafe"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
@@ -44,15 +43,11 @@ func (c *pageCollector) AddZero(addr uint64, npages uint64) error {
 // in the frozen last round of a migration too.
 func TestMemReaderSkips(t *testing.T) {
 	const n = 4
-	mem, err := unix.Mmap(-1, 0, n*pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(mem)
+	mem := mapPages(t, n)
 	for i := range mem {
 		mem[i] = byte(i/pageSize + 1)
 	}
-	start := uint64(uintptr(unsafe.Pointer(&mem[0])))
+	start := addrOf(mem)
 	hole := start + pageSize
 	if _, _, errno := unix.Syscall(unix.SYS_MUNMAP, uintptr(hole), pageSize, 0); errno != 0 {
 		t.Fatal(errno)

@@ -341,7 +341,7 @@ func FuzzBatch(f *testing.F) {
 				t.Fatalf("re-encoded batch differs")
 			}
 			// And as a lent buffer (dense when lz4 wins), if it fits one.
-			l, ok := lentFromRuns(runs, min(k.b.maxData, maxExtents))
+			l, ok := lentFromRuns(runs, k.b.lendPages())
 			if !ok {
 				continue
 			}

@@ -28,7 +28,7 @@ func (p *PageSender) Lend() ([]byte, error) {
 		return nil, err
 	}
 	p.lent, p.cur = p.cur, nil
-	n := min(p.lent.maxData, maxExtents)
+	n := p.lent.lendPages()
 	return p.lent.buf[metaRoom : metaRoom+n<<pageShift], nil
 }
 
@@ -49,7 +49,7 @@ func (p *PageSender) Commit(addrs []uint64, zero, skip []bool) error {
 		return err
 	}
 	b.reset()
-	p.squeezed.Add(uint64(b.fillLent(addrs, zero, skip)))
+	b.fillLent(addrs, zero, skip) // its moves are counted with encode's
 	if b.npages == 0 {
 		p.free <- b
 		return p.failed()
@@ -65,8 +65,8 @@ func checkCommit(b *batchBuf, addrs []uint64, zero, skip []bool) error {
 	switch {
 	case len(zero) != len(addrs) || skip != nil && len(skip) != len(addrs):
 		return fmt.Errorf("page sender: commit of %d pages with %d zero and %d skip marks", len(addrs), len(zero), len(skip))
-	case len(addrs) > min(b.maxData, maxExtents):
-		return fmt.Errorf("page sender: commit of %d pages, the buffer holds %d", len(addrs), min(b.maxData, maxExtents))
+	case len(addrs) > b.lendPages():
+		return fmt.Errorf("page sender: commit of %d pages, the buffer holds %d", len(addrs), b.lendPages())
 	}
 	for i, a := range addrs {
 		if err := checkRange(a, 1); err != nil {
@@ -81,10 +81,9 @@ func checkCommit(b *batchBuf, addrs []uint64, zero, skip []bool) error {
 
 // fillLent records the pages read into the buffer: extents, zero bits and
 // the number of non-zero pages. Skipped pages are squeezed out at once (a
-// batch has no room for holes); it returns the bytes that moved.
-func (b *batchBuf) fillLent(addrs []uint64, zero, skip []bool) int {
+// batch has no room for holes), counted in moved like encode's squeezing.
+func (b *batchBuf) fillLent(addrs []uint64, zero, skip []bool) {
 	data := b.buf[metaRoom:]
-	moved := 0
 	for i, a := range addrs {
 		if skip != nil && skip[i] {
 			continue
@@ -92,7 +91,7 @@ func (b *batchBuf) fillLent(addrs []uint64, zero, skip []bool) int {
 		k := int(b.npages)
 		if k != i {
 			copy(data[k<<pageShift:(k+1)<<pageShift], data[i<<pageShift:(i+1)<<pageShift])
-			moved += PageSize
+			b.moved += PageSize
 		}
 		b.extend(a, 1) // cannot fail: addresses ascend, pages <= maxExtents
 		b.growBitmap(1)
@@ -104,5 +103,8 @@ func (b *batchBuf) fillLent(addrs []uint64, zero, skip []bool) int {
 		b.npages++
 	}
 	b.dense = true
-	return moved
 }
+
+// lendPages is how many pages a lent buffer holds: its data room, and no
+// more than a batch's extents can list.
+func (b *batchBuf) lendPages() int { return min(b.maxData, maxExtents) }
