@@ -231,3 +231,33 @@ func (m memory) equal(tb testing.TB, got memory) {
 		}
 	}
 }
+
+// pageStream connects a pair and opens a page stream: a sender and its
+// receiver, with a context that ends after d.
+func pageStream(tb testing.TB, cfg Config, d time.Duration) (context.Context, *PageSender, *PageReceiver) {
+	tb.Helper()
+	dialed, accepted, _ := connPair(tb, cfg)
+	ctx := testCtx(tb, d)
+	s, err := dialed.OpenPages(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rc, err := accepted.AcceptPages(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ctx, s, rc
+}
+
+// drainedSender is pageStream with a receiver that drains the stream.
+func drainedSender(tb testing.TB, cfg Config, d time.Duration) (context.Context, *PageSender) {
+	tb.Helper()
+	dialed, accepted, _ := connPair(tb, cfg)
+	ctx := testCtx(tb, d)
+	go drain(ctx, accepted)
+	s, err := dialed.OpenPages(ctx)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return ctx, s
+}

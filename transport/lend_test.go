@@ -320,13 +320,7 @@ func checkLentStats(t *testing.T, compress bool, st SendStats, squeeze int) {
 // Commit checks what it is given, gives the buffer back on error, and the
 // other calls wait for the lent buffer.
 func TestLendMisuse(t *testing.T) {
-	dialed, accepted, _ := connPair(t, DefaultConfig())
-	ctx := testCtx(t, 30*time.Second)
-	go drain(ctx, accepted)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := drainedSender(t, DefaultConfig(), 30*time.Second)
 	if err := s.Commit(nil, nil, nil); err == nil {
 		t.Error("commit without a lent buffer accepted")
 	}

@@ -75,16 +75,7 @@ func TestPagesRoundTrip(t *testing.T) {
 
 // testPages sends 4 rounds numbered from first.
 func testPages(t *testing.T, cfg Config, first uint32) {
-	dialed, accepted, _ := connPair(t, cfg)
-	ctx := testCtx(t, 30*time.Second)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := accepted.AcceptPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, rc := pageStream(t, cfg, 30*time.Second)
 	type result struct {
 		rounds []memory
 		err    error
@@ -200,16 +191,7 @@ func drain(ctx context.Context, c *Conn) {
 
 // Close returns only once the receiver has every page.
 func TestPagesCloseWaits(t *testing.T) {
-	dialed, accepted, _ := connPair(t, DefaultConfig())
-	ctx := testCtx(t, 30*time.Second)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := accepted.AcceptPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, rc := pageStream(t, DefaultConfig(), 30*time.Second)
 	var got atomic.Uint64
 	go receiveAll(ctx, rc, 20*time.Millisecond, &got)
 	r := rand.New(rand.NewPCG(9, 9))
@@ -372,16 +354,7 @@ func TestPagesParallelStreams(t *testing.T) {
 func TestPagesDepth(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Compress = false
-	dialed, accepted, _ := connPair(t, cfg)
-	ctx := testCtx(t, 30*time.Second)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := accepted.AcceptPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, rc := pageStream(t, cfg, 30*time.Second)
 	rc.SetDepth(2)
 	r := rand.New(rand.NewPCG(10, 10))
 	want := [][]byte{randomPages(r, 1), randomPages(r, 1), randomPages(r, 1)}

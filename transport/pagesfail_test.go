@@ -103,17 +103,9 @@ func TestPagesCancel(t *testing.T) {
 
 // A receiver that gives up makes the sender fail, not hang.
 func TestPagesReceiverCloses(t *testing.T) {
-	dialed, accepted, _ := connPair(t, DefaultConfig())
-	ctx := testCtx(t, 10*time.Second)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rc, err := accepted.AcceptPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s, rc := pageStream(t, DefaultConfig(), 10*time.Second)
 	rc.Close()
+	var err error
 	data := randomPages(rand.New(rand.NewPCG(12, 12)), 256)
 	start := time.Now()
 	for addr := uint64(0); err == nil && time.Since(start) < 5*time.Second; addr += 1 << 20 {
@@ -129,13 +121,7 @@ func TestPagesReceiverCloses(t *testing.T) {
 }
 
 func TestPagesBadCalls(t *testing.T) {
-	dialed, accepted, _ := connPair(t, DefaultConfig())
-	ctx := testCtx(t, 10*time.Second)
-	go drain(ctx, accepted)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, s := drainedSender(t, DefaultConfig(), 10*time.Second)
 	if err := s.AddData(0x1001, make([]byte, PageSize)); err == nil {
 		t.Error("unaligned address accepted")
 	}
