@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"crypto/tls"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -21,13 +20,13 @@ import (
 )
 
 // The physical limit: a bare quic-go transfer between the two lab hosts,
-// one stream of 1 MiB writes, with the TLS and QUIC settings of
-// transport (its tlsConfig/quicConfig are private, so they are mirrored
-// here: keep them in step). The harness runs `bench quic-sink` in h2 and
-// `bench quic-source` in h1, each a process of its own.
+// one stream of 1 MiB writes, with the TLS settings of transport
+// (Identity.ServerTLS/ClientTLS) and the QUIC settings of migrations
+// without their stream limits (Config.BareQUICConfig). The harness runs
+// `bench quic-sink` in h2 and `bench quic-source` in h1, each a process
+// of its own.
 
 const (
-	quicALPN  = transport.ALPN
 	quicChunk = 1 << 20
 	quicPort  = 7950
 )
@@ -42,16 +41,6 @@ type quicResult struct {
 }
 
 func (r quicResult) gibps() float64 { return float64(r.Bytes) / (1 << 30) / r.Seconds }
-
-func serverTLS(id *transport.Identity) *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{id.Certificate},
-		ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: id.CAs, NextProtos: []string{quicALPN}}
-}
-
-func clientTLS(id *transport.Identity, peer string) *tls.Config {
-	return &tls.Config{MinVersion: tls.VersionTLS13, Certificates: []tls.Certificate{id.Certificate},
-		RootCAs: id.CAs, ServerName: peer, NextProtos: []string{quicALPN}}
-}
 
 // writeIdentities makes a throwaway CA and an identity per host under dir
 // (dir/NAME), for the bare QUIC measurement.
@@ -97,7 +86,7 @@ func runQUICSink(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	ln, err := quic.ListenAddr(*addr, serverTLS(id), transport.DefaultConfig().BareQUICConfig())
+	ln, err := quic.ListenAddr(*addr, id.ServerTLS(), transport.DefaultConfig().BareQUICConfig())
 	if err != nil {
 		return err
 	}
@@ -146,7 +135,7 @@ func runQUICSource(args []string) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	qc, err := quic.DialAddr(ctx, *addr, clientTLS(id, *peer), transport.DefaultConfig().BareQUICConfig())
+	qc, err := quic.DialAddr(ctx, *addr, id.ClientTLS(*peer), transport.DefaultConfig().BareQUICConfig())
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func BenchmarkBareQUIC(b *testing.B) { bareQUIC(b) }
 func bareQUIC(b *testing.B) {
 	a, srv := testIDs(b)
 	cfg := DefaultConfig()
-	ln, err := quic.ListenAddr("127.0.0.1:0", srv.serverTLS(), cfg.quicConfig(false))
+	ln, err := quic.ListenAddr("127.0.0.1:0", srv.ServerTLS(), cfg.quicConfig(false))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -152,7 +152,7 @@ func bareQUIC(b *testing.B) {
 		s.Close()
 		got <- n
 	}()
-	qc, err := quic.DialAddr(ctx, ln.Addr().String(), a.clientTLS("node-b"), cfg.quicConfig(true))
+	qc, err := quic.DialAddr(ctx, ln.Addr().String(), a.ClientTLS("node-b"), cfg.quicConfig(true))
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -39,7 +39,7 @@ func Dial(ctx context.Context, addr string, id *Identity, peerName string, cfg C
 	}
 	ctx, cancel := context.WithTimeout(ctx, cfg.HandshakeTimeout)
 	defer cancel()
-	qc, err := tr.Dial(ctx, raddr, id.clientTLS(peerName), cfg.quicConfig(true))
+	qc, err := tr.Dial(ctx, raddr, id.ClientTLS(peerName), cfg.quicConfig(true))
 	if err == nil {
 		err = awaitHello(ctx, qc)
 	}

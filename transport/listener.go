@@ -44,7 +44,7 @@ func Listen(ctx context.Context, addr string, id *Identity, cfg Config) (*Listen
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	tr := &quic.Transport{Conn: udp}
-	ln, err := tr.Listen(id.serverTLS(), cfg.quicConfig(false))
+	ln, err := tr.Listen(id.ServerTLS(), cfg.quicConfig(false))
 	if err != nil {
 		tr.Close()
 		udp.Close()

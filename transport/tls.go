@@ -10,8 +10,9 @@ import (
 // ALPN is the application protocol negotiated on every connection.
 const ALPN = "migrate/1"
 
-// serverTLS requires a client certificate that chains to the cluster CA.
-func (id *Identity) serverTLS() *tls.Config {
+// ServerTLS is the TLS configuration of a listening node: it requires a
+// client certificate that chains to the cluster CA.
+func (id *Identity) ServerTLS() *tls.Config {
 	return &tls.Config{
 		MinVersion:       tls.VersionTLS13,
 		Certificates:     []tls.Certificate{id.Certificate},
@@ -22,9 +23,10 @@ func (id *Identity) serverTLS() *tls.Config {
 	}
 }
 
-// clientTLS verifies that the server chains to the cluster CA and, unless
-// peer is "", that it is the node called peer.
-func (id *Identity) clientTLS(peer string) *tls.Config {
+// ClientTLS is the TLS configuration of a dialling node: it verifies that
+// the server chains to the cluster CA and, unless peer is "", that it is
+// the node called peer.
+func (id *Identity) ClientTLS(peer string) *tls.Config {
 	c := &tls.Config{
 		MinVersion:       tls.VersionTLS13,
 		Certificates:     []tls.Certificate{id.Certificate},
