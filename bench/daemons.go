@@ -19,7 +19,7 @@ func (h *harness) restartDaemons(ctx context.Context) error {
 		if err := host.KillDaemon(unix.SIGKILL); err != nil {
 			return fmt.Errorf("stop migrated of %s: %w", host.Name, err)
 		}
-		if !gone(host, pid, 5*time.Second) {
+		if !host.WaitGone(pid, 5*time.Second, 10*time.Millisecond) {
 			return fmt.Errorf("migrated of %s (pid %d there) does not exit", host.Name, pid)
 		}
 		if err := host.StartDaemon(ctx); err != nil {

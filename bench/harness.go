@@ -225,19 +225,8 @@ func stopIn(host *lab.Host, pid int) {
 		return
 	}
 	host.Signal(pid, unix.SIGTERM)
-	if !gone(host, pid, 3*time.Second) {
+	if !host.WaitGone(pid, 3*time.Second, 10*time.Millisecond) {
 		host.Signal(pid, unix.SIGKILL)
-		gone(host, pid, 3*time.Second)
+		host.WaitGone(pid, 3*time.Second, 10*time.Millisecond)
 	}
-}
-
-// gone waits until pid has left host (a killed process is a zombie until
-// the host's init reaps it).
-func gone(host *lab.Host, pid int, d time.Duration) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		if host.Signal(pid, 0) != nil {
-			return true
-		}
-	}
-	return false
 }

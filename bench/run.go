@@ -237,7 +237,7 @@ func (h *harness) checkMoved(pid int, beats string, end time.Time) error {
 	if h.h2.Signal(pid, 0) != nil {
 		return fmt.Errorf("pid %d does not run on h2 after a successful migration", pid)
 	}
-	if !gone(h.h1, pid, 2*time.Second) {
+	if !h.h1.WaitGone(pid, 2*time.Second, 10*time.Millisecond) {
 		return fmt.Errorf("pid %d still exists on h1 after its migration", pid)
 	}
 	want := end.Add(50 * time.Millisecond).UnixNano()

@@ -171,14 +171,11 @@ func waitLog(t *testing.T, h *lab.Host, from int, s string) {
 	t.Fatalf("%s's daemon log never said %q", h.Name, s)
 }
 
+// waitGone fails the test unless pid leaves h within d.
 func waitGone(t *testing.T, h *lab.Host, pid int, d time.Duration) {
 	t.Helper()
-	deadline := time.Now().Add(d)
-	for runsIn(h, pid) {
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d still exists on %s after %v", pid, h.Name, d)
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !h.WaitGone(pid, d, 50*time.Millisecond) {
+		t.Fatalf("pid %d still exists on %s after %v", pid, h.Name, d)
 	}
 }
 

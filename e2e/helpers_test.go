@@ -123,15 +123,7 @@ func runsIn(h *lab.Host, pid int) bool { return h.Signal(pid, 0) == nil }
 
 // goneFrom waits until pid has left h: a killed source is a zombie for the
 // moment it takes h's init to reap it.
-func goneFrom(h *lab.Host, pid int) bool {
-	for range 100 {
-		if !runsIn(h, pid) {
-			return true
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return false
-}
+func goneFrom(h *lab.Host, pid int) bool { return h.WaitGone(pid, 2*time.Second, 20*time.Millisecond) }
 
 // execOut runs argv in h and returns its output and exit code.
 func execOut(t *testing.T, h *lab.Host, argv ...string) (string, int) {

@@ -144,6 +144,20 @@ func (h *Host) KillDaemon(sig unix.Signal) error {
 	return h.Signal(h.DaemonPID(), sig)
 }
 
+// WaitGone waits until pid no longer exists in the host, checking every
+// poll for up to timeout, and reports whether it is gone. A process that
+// has exited is a zombie, still there, until the host's init reaps it.
+func (h *Host) WaitGone(pid int, timeout, poll time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for h.Signal(pid, 0) == nil {
+		if time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(poll)
+	}
+	return true
+}
+
 // Signal sends sig to a process of the host, by its PID inside the host.
 func (h *Host) Signal(pid int, sig unix.Signal) error {
 	if pid <= 0 {

@@ -86,11 +86,8 @@ func runDemo(ctx context.Context, args []string) error {
 	data, _ := os.ReadFile(beats)
 	b := workload.ParseBeats(data, 0, 0)
 	fmt.Printf("   heartbeat went on from %d to %d on h2; missing counts: %d; longest gap %.1f ms\n", at, lastBeat(beats), b.Lost, b.MaxGapMS)
-	for i := 0; h1.Signal(pid, 0) == nil; i++ { // a zombie until h1's init reaps it
-		if i == 100 {
-			return fmt.Errorf("pid %d still exists on h1", pid)
-		}
-		time.Sleep(20 * time.Millisecond)
+	if !h1.WaitGone(pid, 2*time.Second, 20*time.Millisecond) { // a zombie until h1's init reaps it
+		return fmt.Errorf("pid %d still exists on h1", pid)
 	}
 	if err := h2.Signal(pid, unix.SIGTERM); err != nil {
 		return fmt.Errorf("pid %d on h2: %w", pid, err)
