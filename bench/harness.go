@@ -21,7 +21,6 @@ import (
 // harness holds what every run of a benchmark uses.
 type harness struct {
 	opt       Options
-	lab       *lab.Lab
 	h1, h2    *lab.Host
 	d1, d2    daemonProc
 	self      string // this binary, for the subcommands run in hosts
@@ -101,7 +100,6 @@ func (h *harness) setup(ctx context.Context) (func(), error) {
 			h.opt.Log("lab down: %v", err)
 		}
 	})
-	h.lab = l
 	h.h1, _ = l.Host("h1")
 	h.h2, _ = l.Host("h2")
 	return cleanup, h.findDaemons()

@@ -240,22 +240,6 @@ func TestSourceDaemonCrashAtHandover(t *testing.T) {
 	}
 }
 
-// waitState waits until pid's State line in h contains state.
-func waitState(t *testing.T, h *lab.Host, pid int, state string, d time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for {
-		out, _ := execOut(t, h, "grep", "^State", fmt.Sprintf("/proc/%d/status", pid))
-		if strings.Contains(out, state) {
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("pid %d on %s: %q, want %s", pid, h.Name, out, state)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestBuilderFailureReported fails the destination's page writer as a
 // pre-copy round ends, when the source waits for that round's RoundDone:
 // the destination must say so at once (the source used to wait out its
