@@ -39,15 +39,7 @@ func startChurn(t *testing.T, h *lab.Host, opsPerMS, seed int, mode string) *gue
 }
 
 // churnOutput is the workload's output without its PROGRESS lines.
-func (g *guest) churnOutput() string {
-	var b strings.Builder
-	for line := range strings.Lines(g.output()) {
-		if !strings.HasPrefix(line, "PROGRESS ") {
-			b.WriteString(line)
-		}
-	}
-	return b.String()
-}
+func (g *guest) churnOutput() string { return workload.ChurnLog(g.output()) }
 
 // mustPass has the churn workload check itself in h: PASS, or the test
 // fails with every FAIL line.

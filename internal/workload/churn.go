@@ -31,6 +31,18 @@ func ChurnProgress(out string) []ChurnSample {
 	return s
 }
 
+// ChurnLog returns churn's output without its PROGRESS lines: what is left
+// to show a reader.
+func ChurnLog(out string) string {
+	var b strings.Builder
+	for line := range strings.Lines(out) {
+		if !strings.HasPrefix(line, "PROGRESS ") {
+			b.WriteString(line)
+		}
+	}
+	return b.String()
+}
+
 // ChurnCounts returns the counters of churn's "OPS" line (printed when it
 // checks itself): total, one per kind of operation, skipped, errors.
 func ChurnCounts(out string) (map[string]uint64, bool) {

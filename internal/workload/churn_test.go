@@ -57,14 +57,14 @@ func TestChurn(t *testing.T) {
 			out := p.Output()
 			if tc.corrupt {
 				if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "page content") {
-					t.Fatalf("Verify after SIGUSR1 = %v, want a page content FAIL\noutput:\n%s", err, tail(out))
+					t.Fatalf("Verify after SIGUSR1 = %v, want a page content FAIL\noutput:\n%s", err, ChurnLog(out))
 				}
 			} else if err != nil {
-				t.Fatalf("%v\noutput:\n%s", err, tail(out))
+				t.Fatalf("%v\noutput:\n%s", err, ChurnLog(out))
 			}
 			counts, ok := ChurnCounts(out)
 			if !ok {
-				t.Fatalf("no OPS line:\n%s", tail(out))
+				t.Fatalf("no OPS line:\n%s", ChurnLog(out))
 			}
 			t.Logf("%v", counts)
 			for _, k := range []string{"map", "over", "next", "unmap", "protect", "remap", "dontneed", "write"} {
@@ -80,15 +80,4 @@ func TestChurn(t *testing.T) {
 			}
 		})
 	}
-}
-
-// tail returns the output without its PROGRESS lines.
-func tail(out string) string {
-	var b strings.Builder
-	for line := range strings.Lines(out) {
-		if !strings.HasPrefix(line, "PROGRESS ") {
-			b.WriteString(line)
-		}
-	}
-	return b.String()
 }
