@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -21,12 +20,6 @@ import (
 // the dirty set stops shrinking or at MaxRounds.
 func churnRequest(pid int, host string) api.MigrateRequest {
 	return api.MigrateRequest{PID: pid, Host: host, MaxDowntimeMS: 0.1, MaxRounds: 8}
-}
-
-func migrateReq(h *lab.Host, req api.MigrateRequest) (api.MigrateReport, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	return api.NewClient(h.Socket()).Migrate(ctx, req, nil)
 }
 
 // startChurn starts the churn workload in h: SLOTS OPS_PER_MS SEED, its

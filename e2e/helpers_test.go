@@ -113,9 +113,14 @@ func (g *guest) verifyIn(h *lab.Host) error {
 
 // migrate asks h's daemon to move pid to host.
 func migrate(h *lab.Host, pid int, host string) (api.MigrateReport, error) {
+	return migrateReq(h, api.MigrateRequest{PID: pid, Host: host})
+}
+
+// migrateReq has h's daemon carry out req, for at most 60 s.
+func migrateReq(h *lab.Host, req api.MigrateRequest) (api.MigrateReport, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	return api.NewClient(h.Socket()).Migrate(ctx, api.MigrateRequest{PID: pid, Host: host}, nil)
+	return api.NewClient(h.Socket()).Migrate(ctx, req, nil)
 }
 
 // runsIn reports whether pid exists in h.
