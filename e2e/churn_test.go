@@ -193,10 +193,3 @@ func waitLine(t *testing.T, g *guest, re *regexp.Regexp) []string {
 	t.Fatal(errors.New("no line matching " + re.String() + ":\n" + g.churnOutput()))
 	return nil
 }
-
-// logTail returns the last n lines of h's daemon log.
-func logTail(h *lab.Host, n int) string {
-	b, _ := os.ReadFile(h.DaemonLog())
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}

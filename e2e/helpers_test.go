@@ -29,8 +29,7 @@ func newLab(t *testing.T, name string) *lab.Lab {
 	t.Cleanup(func() {
 		if t.Failed() {
 			for _, h := range l.Hosts() {
-				b, _ := os.ReadFile(h.DaemonLog())
-				t.Logf("%s daemon log (tail):\n%s", h.Name, tail(string(b), 40))
+				t.Logf("%s daemon log (tail):\n%s", h.Name, logTail(h, 40))
 			}
 		}
 		if err := l.Down(); err != nil {
@@ -150,4 +149,10 @@ func execOut(t *testing.T, h *lab.Host, argv ...string) (string, int) {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// logTail returns the last n lines of h's daemon log.
+func logTail(h *lab.Host, n int) string {
+	b, _ := os.ReadFile(h.DaemonLog())
+	return tail(string(b), n)
 }
