@@ -3,7 +3,6 @@ package workload
 import (
 	"context"
 	"errors"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -29,22 +28,7 @@ func TestChurn(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			if _, err := Build("churn"); errors.Is(err, ErrNoCompiler) || errors.Is(err, ErrUnsupported) {
-				t.Skip(err)
-			} else if err != nil {
-				t.Fatal(err)
-			}
-			args := append(append([]string{}, tc.args...), t.TempDir(), tc.mode)
-			p, err := Start(context.Background(), "churn", args...)
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() {
-				if err := p.Kill(); err != nil {
-					t.Error(err)
-				}
-				os.RemoveAll(p.Dir)
-			})
+			p := startArgs(t, "churn", append(append([]string{}, tc.args...), t.TempDir(), tc.mode)...)
 			time.Sleep(time.Second)
 			if tc.corrupt {
 				if err := p.Signal(unix.SIGUSR1); err != nil {
@@ -53,7 +37,7 @@ func TestChurn(t *testing.T) {
 				waitFor(t, p, "CORRUPT:")
 				time.Sleep(200 * time.Millisecond) // churn on around the pinned slot
 			}
-			err = p.Verify(context.Background(), verifyTimeout)
+			err := p.Verify(context.Background(), verifyTimeout)
 			out := p.Output()
 			if tc.corrupt {
 				if !errors.Is(err, ErrFailed) || !strings.Contains(err.Error(), "page content") {

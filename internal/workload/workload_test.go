@@ -37,7 +37,16 @@ var needsRoot = map[string]string{
 	"creds": "creds workload needs root to set ids, groups and capabilities",
 }
 
+// start starts workload name with its default arguments (DefaultArgs, in
+// a directory of the test's).
 func start(t *testing.T, name string) *Proc {
+	t.Helper()
+	return startArgs(t, name, DefaultArgs(name, t.TempDir())...)
+}
+
+// startArgs starts workload name with args, skipping the test where the
+// workload cannot run, and ends it when the test does.
+func startArgs(t *testing.T, name string, args ...string) *Proc {
 	t.Helper()
 	if why, ok := needsRoot[name]; ok && os.Geteuid() != 0 {
 		t.Skip(why)
@@ -47,7 +56,7 @@ func start(t *testing.T, name string) *Proc {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	p, err := Start(context.Background(), name, DefaultArgs(name, t.TempDir())...)
+	p, err := Start(context.Background(), name, args...)
 	if errors.Is(err, ErrUnsupported) {
 		t.Skip(err)
 	}
