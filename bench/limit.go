@@ -1,17 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"net"
-	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
-
-	"github.com/migrate-dev/migrate/lab"
 )
 
 // Limit is the bare QUIC transfer between the lab hosts.
@@ -68,23 +65,16 @@ func (h *harness) quicOnce(ctx context.Context, idDir string, mib int) (quicResu
 	if err != nil {
 		return r, err
 	}
-	out := filepath.Join(dir, "source")
-	f, err := os.Create(out)
-	if err != nil {
-		return r, err
-	}
-	defer f.Close()
 	source := []string{h.self, "quic-source", "--id", filepath.Join(idDir, "h1"), "--addr", addr, "--peer", "h2", "--mib", strconv.Itoa(mib)}
-	res, err := h.h1.Exec(ctx, source, lab.ExecOptions{Stdout: f, Stderr: f, Dir: dir})
-	b, _ := os.ReadFile(out)
-	if err == nil && res.ExitCode != 0 {
-		err = fmt.Errorf("quic-source: exit status %d: %s", res.ExitCode, bytes.TrimSpace(b))
+	out, code, err := h.execOut(ctx, h.h1, source...)
+	if err == nil && code != 0 {
+		err = fmt.Errorf("quic-source: exit status %d: %s", code, strings.TrimSpace(out))
 	}
 	if err != nil {
 		return r, err
 	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, fmt.Errorf("quic-source output %q: %w", b, err)
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		return r, fmt.Errorf("quic-source output %q: %w", out, err)
 	}
 	return r, nil
 }
