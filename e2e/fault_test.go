@@ -43,6 +43,23 @@ func assertRunsHere(t *testing.T, h, other *lab.Host, pid int) {
 	}
 }
 
+// killDaemonInFlight starts a migration of g from h1 to h2, kills the
+// daemon of victim (SIGKILL) 300 ms into it and fails the test unless the
+// migration fails; what names the victim in the messages.
+func killDaemonInFlight(t *testing.T, h1 *lab.Host, g *guest, victim *lab.Host, what string) {
+	t.Helper()
+	done := inFlight(h1, g)
+	time.Sleep(300 * time.Millisecond)
+	if err := victim.KillDaemon(unix.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if err := waitErr(t, done); err == nil {
+		t.Fatalf("migration succeeded with its %s killed", what)
+	} else {
+		t.Logf("%s killed: %v", what, err)
+	}
+}
+
 func waitAlive(t *testing.T, from *lab.Host, name string) {
 	t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
@@ -70,16 +87,7 @@ func TestFaultsDuringPrecopy(t *testing.T) {
 	g := startIn(t, h1, "bigmem", "384", "random")
 
 	// The destination daemon dies.
-	done := inFlight(h1, g)
-	time.Sleep(300 * time.Millisecond)
-	if err := h2.KillDaemon(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitErr(t, done); err == nil {
-		t.Fatal("migration succeeded with its destination killed")
-	} else {
-		t.Logf("destination killed: %v", err)
-	}
+	killDaemonInFlight(t, h1, g, h2, "destination")
 	assertRunsHere(t, h1, h2, g.pid)
 	if err := h2.StartDaemon(context.Background()); err != nil {
 		t.Fatal(err)
@@ -87,7 +95,7 @@ func TestFaultsDuringPrecopy(t *testing.T) {
 	waitAlive(t, h1, "h2")
 
 	// The link is cut.
-	done = inFlight(h1, g)
+	done := inFlight(h1, g)
 	time.Sleep(300 * time.Millisecond)
 	if err := h2.SetLink(false); err != nil {
 		t.Fatal(err)
@@ -140,16 +148,7 @@ func TestSourceDaemonKilledDuringPrecopy(t *testing.T) {
 	h1, _ := l.Host("h1")
 	h2, _ := l.Host("h2")
 	g := startIn(t, h1, "bigmem", "384", "random")
-	done := inFlight(h1, g)
-	time.Sleep(300 * time.Millisecond)
-	if err := h1.KillDaemon(unix.SIGKILL); err != nil {
-		t.Fatal(err)
-	}
-	if err := waitErr(t, done); err == nil {
-		t.Fatal("migration succeeded with its source daemon killed")
-	} else {
-		t.Logf("source daemon killed: %v", err)
-	}
+	killDaemonInFlight(t, h1, g, h1, "source daemon")
 	waitGone(t, h2, g.pid, 15*time.Second)
 	assertRunsHere(t, h1, h2, g.pid)
 	if err := h1.StartDaemon(context.Background()); err != nil {
