@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"os"
 	"testing"
 	"time"
@@ -47,6 +48,7 @@ func TestBenchTinyPoint(t *testing.T) {
 		Repeat:    1,
 		LimitMiB:  16,
 		LimitRuns: 1,
+		Paired:    true,
 		LabName:   "t-bench",
 		CRIU:      "-",
 		Settle:    100 * time.Millisecond,
@@ -78,6 +80,12 @@ func TestBenchTinyPoint(t *testing.T) {
 	}
 	if res.limitGiBps() <= 0 || !(float64(r.LimitPct) > 0) {
 		t.Errorf("no physical limit measured, or no run against it: limit %+v, run %.0f%%", res.Limit, float64(r.LimitPct))
+	}
+	// The bare run before has the point's size, the one after the wire size.
+	if len(r.Paired) != 2 || r.Paired[0].Bytes != 64*mib || r.Paired[1].Bytes != int64((r.WireBytes+mib-1)/mib*mib) || !(r.PairedGiBs > 0) ||
+		math.Abs(float64(r.PairedPct-100*r.StreamGiBs/r.PairedGiBs)) > 1e-9 {
+		t.Errorf("paired bare runs: %+v, mean %.3f GiB/s, stream %.3f GiB/s at %.0f%% of them (%s)",
+			r.Paired, float64(r.PairedGiBs), float64(r.StreamGiBs), float64(r.PairedPct), r.PairError)
 	}
 	if err := writeResults(t.TempDir(), res); err != nil {
 		t.Fatal(err)

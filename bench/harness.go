@@ -27,7 +27,11 @@ type harness struct {
 	benchload string
 	tmp       string // scratch, shared with the hosts (same filesystem)
 	limit     float64
-	runs      int // runs started, for scratch names
+	quicIDs   string // identities for bare QUIC runs, made on first use
+	// wireMiB is the wire size of each point's last migration: the size
+	// of its next paired bare runs.
+	wireMiB map[Point]int
+	runs    int // runs started, for scratch names
 }
 
 // Bench runs the benchmark and returns what it measured, also when it stops

@@ -48,11 +48,15 @@ type Options struct {
 	MaxRounds     int
 	LimitMiB      int // bytes of each bare QUIC run; 0 skips the limit
 	LimitRuns     int
-	CRIU          string // criu binary; "" looks on PATH, "-" skips CRIU
-	Settle        time.Duration
-	KeepDaemons   bool   // do not restart the daemons before each run
-	Report        string // only print and rewrite the report of this results directory
-	Log           func(format string, args ...any)
+	// Paired runs a bare QUIC transfer of the point's size right before
+	// and right after each migration, with the workload running, so that
+	// the page stream is judged against the link of its own moment.
+	Paired      bool
+	CRIU        string // criu binary; "" looks on PATH, "-" skips CRIU
+	Settle      time.Duration
+	KeepDaemons bool   // do not restart the daemons before each run
+	Report      string // only print and rewrite the report of this results directory
+	Log         func(format string, args ...any)
 }
 
 const description = `Benchmarks live migration between two lab hosts on this machine (root).
@@ -148,6 +152,7 @@ func parseFlags(args []string) (Options, bool, error) {
 	fs.IntVar(&opt.MaxRounds, "max-rounds", 0, "migration --max-rounds (0: the daemon's default)")
 	limitMiB := fs.Int("limit-mib", 0, "MiB per bare QUIC run (default 1024, 256 with --quick; -1 skips)")
 	fs.IntVar(&opt.LimitRuns, "limit-runs", 3, "bare QUIC runs (median)")
+	fs.BoolVar(&opt.Paired, "paired", true, "a bare QUIC run of the point's size right before and after each migration (--paired=false skips)")
 	fs.StringVar(&opt.CRIU, "criu", "", `criu binary for the side-by-side stop-and-copy (default: criu on PATH; "-" skips)`)
 	fs.DurationVar(&opt.Settle, "settle", 300*time.Millisecond, "time the workload runs in h1 before each migration")
 	fs.StringVar(&opt.Report, "report", "", "print the table of DIR/results.json and rewrite its CSV files and plots, run nothing")

@@ -17,7 +17,7 @@ import (
 // tableMetrics are the summary columns of the terminal table; the first
 // three show their range.
 var tableMetrics = []string{"total_ms", "frozen_ms", "freeze_gap_ms", "gap_ms", "missed_beats", "rounds", "wire_mib", "ratio",
-	"throughput_mib_s", "limit_pct", "stream_pct", "src_cpu_s_per_gib", "dst_cpu_s_per_gib", "src_peak_rss_mib", "dst_peak_rss_mib"}
+	"throughput_mib_s", "limit_pct", "stream_pct", "paired_pct", "src_cpu_s_per_gib", "dst_cpu_s_per_gib", "src_peak_rss_mib", "dst_peak_rss_mib"}
 
 const rangedMetrics = 3
 

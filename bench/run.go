@@ -70,6 +70,14 @@ type Run struct {
 	StreamingMS float64 `json:"streaming_ms"`
 	StreamGiBs  Float   `json:"stream_gib_s"`
 	StreamPct   Float   `json:"stream_pct"`
+	// Paired are the bare QUIC runs right before and right after this
+	// migration (Options.Paired), PairedGiBs their mean rate and
+	// PairedPct StreamGiBs against it: the page stream judged against the
+	// link of its own moment, not of the start of the benchmark.
+	Paired     []quicResult `json:"paired,omitempty"`
+	PairedGiBs Float        `json:"paired_gib_s"`
+	PairedPct  Float        `json:"paired_pct"`
+	PairError  string       `json:"pair_error,omitempty"`
 
 	SrcCPUS       float64 `json:"src_cpu_s"`
 	DstCPUS       float64 `json:"dst_cpu_s"`
@@ -118,6 +126,11 @@ func (r Run) line() string {
 	if !math.IsNaN(float64(r.LimitPct)) {
 		limit = fmt.Sprintf(" (%.0f%% of the limit; while streaming %.0f%%)", r.LimitPct, r.StreamPct)
 	}
+	if !math.IsNaN(float64(r.PairedPct)) {
+		limit += fmt.Sprintf(", streaming at %.0f%% of the bare runs beside it (%.3f GiB/s)", r.PairedPct, r.PairedGiBs)
+	} else if r.PairError != "" {
+		limit += ", no bare runs beside it: " + r.PairError
+	}
 	return fmt.Sprintf("total %.0f ms, frozen %.1f ms, gap %.1f ms at the freeze and %.1f ms before, %d rounds, wire %.1f MiB (x%.2f), %.0f MiB/s%s, cpu s/GiB %.2f+%.2f, pre-touch %.0f ms",
 		r.TotalMS, r.FrozenMS, r.FreezeGapMS, r.OtherGapMS, r.Rounds, float64(r.WireBytes)/mib, r.Ratio, r.ThroughputMiBs, limit, r.SrcCPUPerGiB, r.DstCPUPerGiB, r.PreTouchMS)
 }
@@ -148,6 +161,10 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	if r.PreTouchMS, err = h.pretouch(ctx, p.SizeMiB); err != nil {
 		return r.fail(err)
 	}
+	var pairErr error
+	if h.opt.Paired {
+		pairErr = h.pairOnce(ctx, &r, p)
+	}
 	sleep(ctx, h.opt.Settle)
 	before, err := h.sample(true)
 	if err != nil {
@@ -172,7 +189,15 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	if err != nil {
 		return r.fail(err)
 	}
+	if h.opt.Paired && pairErr == nil {
+		if h.wireMiB == nil {
+			h.wireMiB = make(map[Point]int)
+		}
+		h.wireMiB[p] = int((rep.WireBytes + mib - 1) / mib)
+		pairErr = h.pairOnce(ctx, &r, p)
+	}
 	r.fill(rep, workload.ParseBeats(data, beatPeriodMS, begin.UnixNano()), before, after, h.limit)
+	r.pair(pairErr)
 	if rep.FrozenAtUnixNS != 0 {
 		r.FreezeGapMS, r.OtherGapMS = workload.Gaps(data, begin.UnixNano(),
 			rep.FrozenAtUnixNS, rep.FrozenAtUnixNS+int64(rep.FrozenMS*1e6))
@@ -182,6 +207,36 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	}
 	r.OK = true
 	return r
+}
+
+// pairOnce runs one bare QUIC transfer as long as the point's last
+// migration was on the wire (its memory size before the first) and adds
+// it to r.Paired: a transfer of another length would ramp up differently.
+func (h *harness) pairOnce(ctx context.Context, r *Run, p Point) error {
+	n, ok := h.wireMiB[p]
+	if !ok {
+		n = p.SizeMiB
+	}
+	q, err := h.quicOnce(ctx, max(n, 1))
+	if err != nil {
+		return fmt.Errorf("bare QUIC run: %w", err)
+	}
+	r.Paired = append(r.Paired, q)
+	return nil
+}
+
+// pair sets the paired figures once both bare runs are in.
+func (r *Run) pair(err error) {
+	r.PairedGiBs, r.PairedPct = Float(math.NaN()), Float(math.NaN())
+	if err != nil {
+		r.PairError = err.Error()
+		return
+	}
+	if len(r.Paired) != 2 {
+		return
+	}
+	r.PairedGiBs = Float((r.Paired[0].gibps() + r.Paired[1].gibps()) / 2)
+	r.PairedPct = 100 * r.StreamGiBs / r.PairedGiBs
 }
 
 func (r Run) fail(err error) Run {
