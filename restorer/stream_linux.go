@@ -1,6 +1,7 @@
 package restorer
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -152,12 +153,13 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 	area := image.VMA{Start: s.t.scratch, End: s.t.scratch + areaSize}
 	var made []image.VMA
 	opened, zeroed := make([]bool, len(vmas)), make([]bool, len(vmas))
+	fresh = mergedRanges(fresh)
 	for i, v := range vmas {
 		if v.Start < area.End && area.Start < v.End {
 			return fmt.Errorf("mapping %#x-%#x takes the restore area at %#x: not supported during pre-copy", v.Start, v.End, area.Start)
 		}
 		if v.Kind.Special() {
-			if !all && !slices.ContainsFunc(s.vmas, func(o image.VMA) bool { return o.Same(v) }) {
+			if !all && sameIn(s.vmas, v) < 0 {
 				return fmt.Errorf("%s moved to %#x during pre-copy: not supported", v.Kind, v.Start)
 			}
 			continue
@@ -167,7 +169,7 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 			zeroed[i] = v.Kind != image.VMAFile
 			continue
 		}
-		j := slices.IndexFunc(s.vmas, func(o image.VMA) bool { return o.Same(v) })
+		j := sameIn(s.vmas, v)
 		if j < 0 {
 			return fmt.Errorf("mapping %#x-%#x %s changed but is not sent anew", v.Start, v.End, v.Name)
 		}
@@ -208,22 +210,55 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 // Range is a page-aligned address range [Start, End).
 type Range struct{ Start, End uint64 }
 
-func overlapsAny(rs []Range, v image.VMA) bool {
+// mergedRanges returns the union of rs as sorted, disjoint ranges (a new
+// slice).
+func mergedRanges(rs []Range) []Range {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b Range) int { return cmp.Compare(a.Start, b.Start) })
+	var out []Range
 	for _, r := range rs {
-		if r.Start < v.End && v.Start < r.End {
-			return true
+		if k := len(out); k > 0 && r.Start <= out[k-1].End {
+			out[k-1].End = max(out[k-1].End, r.End)
+			continue
 		}
+		out = append(out, r)
 	}
-	return false
+	return out
 }
 
-// uncovered returns the parts of v that no mapping of vmas covers.
+// overlapsAny reports whether v overlaps a range of rs (sorted and
+// disjoint, as mergedRanges returns them): the last range that starts
+// before v ends is the only one that can reach v.
+func overlapsAny(rs []Range, v image.VMA) bool {
+	n, _ := slices.BinarySearchFunc(rs, v.End, func(r Range, end uint64) int { return cmp.Compare(r.Start, end) })
+	return n > 0 && rs[n-1].End > v.Start
+}
+
+// sameIn returns the index of the mapping of vmas (a valid layout:
+// sorted, not overlapping) that is the same as v, or -1.
+func sameIn(vmas []image.VMA, v image.VMA) int {
+	if i := findVMA(vmas, v.Start); i >= 0 && vmas[i].Same(v) {
+		return i
+	}
+	return -1
+}
+
+// uncovered returns the parts of v that no mapping of vmas (a valid
+// layout: sorted, not overlapping) covers.
 func uncovered(v image.VMA, vmas []image.VMA) []Range {
 	var out []Range
 	at := v.Start
-	for _, w := range vmas {
-		if w.End <= at || w.Start >= v.End {
-			continue
+	// The first mapping that ends after v starts, then on while they
+	// start before v ends.
+	k, _ := slices.BinarySearchFunc(vmas, v.Start, func(w image.VMA, a uint64) int {
+		if w.End <= a {
+			return -1
+		}
+		return 1
+	})
+	for _, w := range vmas[k:] {
+		if w.Start >= v.End {
+			break
 		}
 		if w.Start > at {
 			out = append(out, Range{Start: at, End: w.Start})
