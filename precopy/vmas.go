@@ -8,16 +8,25 @@ import (
 )
 
 // diffVMAs returns the mappings of cur that are new or changed since prev,
-// and those of prev that are gone or changed.
+// and those of prev that are gone or changed. Both are layouts as the
+// kernel lists them: sorted by start, not overlapping; one walk over both
+// (a process may have tens of thousands of mappings, and this runs in
+// every round, the frozen one too).
 func diffVMAs(prev, cur []image.VMA) (added, removed []image.VMA) {
-	for _, v := range cur {
-		if !slices.ContainsFunc(prev, func(p image.VMA) bool { return p.Same(v) }) {
-			added = append(added, v)
-		}
-	}
-	for _, v := range prev {
-		if !slices.ContainsFunc(cur, func(c image.VMA) bool { return c.Same(v) }) {
-			removed = append(removed, v)
+	i, j := 0, 0
+	for i < len(prev) || j < len(cur) {
+		switch {
+		case j == len(cur) || i < len(prev) && prev[i].Start < cur[j].Start:
+			removed = append(removed, prev[i])
+			i++
+		case i == len(prev) || cur[j].Start < prev[i].Start:
+			added = append(added, cur[j])
+			j++
+		default: // the same start
+			if !prev[i].Same(cur[j]) {
+				removed, added = append(removed, prev[i]), append(added, cur[j])
+			}
+			i, j = i+1, j+1
 		}
 	}
 	return added, removed

@@ -1,6 +1,7 @@
 package precopy
 
 import (
+	"math/rand/v2"
 	"slices"
 	"testing"
 
@@ -86,5 +87,58 @@ func TestPrivateFileParts(t *testing.T) {
 	spans := []dumper.Span{{Start: 0x2000, End: 0x5000}, {Start: 0x6000, End: 0x9000}}
 	if got, want := privateFileParts(spans, vmas), []Range{{0x4000, 0x5000}, {0x6000, 0x8000}}; !slices.Equal(got, want) {
 		t.Fatalf("privateFileParts = %v, want %v", got, want)
+	}
+}
+
+// diffVMAs walks both layouts once and answers as the plain membership
+// test it replaced: added is what cur has and prev has not, removed the
+// other way round, each in its layout's order.
+func TestDiffVMAs(t *testing.T) {
+	r := rand.New(rand.NewPCG(9, 9))
+	layout := func() []image.VMA {
+		var vs []image.VMA
+		for at := uint64(0x10000); len(vs) < 40; {
+			at += uint64(r.IntN(2)) * image.PageSize
+			end := at + uint64(1+r.IntN(3))*image.PageSize
+			if r.IntN(3) > 0 { // leave holes
+				vs = append(vs, image.VMA{Start: at, End: end, Prot: uint32(r.IntN(2)), Kind: image.VMAAnon})
+			}
+			at = end
+		}
+		return vs
+	}
+	notIn := func(a, b []image.VMA) []image.VMA {
+		var out []image.VMA
+		for _, v := range a {
+			if !slices.ContainsFunc(b, v.Same) {
+				out = append(out, v)
+			}
+		}
+		return out
+	}
+	for iter := range 500 {
+		prev := layout()
+		cur := layout()
+		if iter%2 == 0 { // mostly the same layout, a few changes
+			cur = slices.Clone(prev)
+			for range r.IntN(4) {
+				k := r.IntN(len(cur))
+				switch r.IntN(3) {
+				case 0:
+					cur[k].Prot ^= 1
+				case 1:
+					cur = slices.Delete(cur, k, k+1)
+				case 2:
+					cur[k].End = cur[k].Start + image.PageSize
+				}
+			}
+		}
+		added, removed := diffVMAs(prev, cur)
+		if want := notIn(cur, prev); !slices.EqualFunc(added, want, image.VMA.Same) {
+			t.Fatalf("#%d: added %v, want %v", iter, added, want)
+		}
+		if want := notIn(prev, cur); !slices.EqualFunc(removed, want, image.VMA.Same) {
+			t.Fatalf("#%d: removed %v, want %v", iter, removed, want)
+		}
 	}
 }
