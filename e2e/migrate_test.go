@@ -20,7 +20,7 @@ func TestMigrateWorkloads(t *testing.T) {
 		args []string
 	}{
 		{"regs", nil}, {"ldt", nil}, {"creds", nil}, {"mm", nil}, {"signals", nil},
-		{"misc", nil}, {"fds", []string{"", "nopipe"}}, {"memory", nil}, {"counter", nil},
+		{"misc", nil}, {"fds", []string{"", "nopipe"}}, {"memory", nil}, {"counter", nil}, {"maps", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args
@@ -32,7 +32,7 @@ func TestMigrateWorkloads(t *testing.T) {
 			if err != nil {
 				t.Fatalf("migrate: %v\n%s", err, g.output())
 			}
-			t.Logf("%s: %d rounds, %d pages, frozen %.1f ms, total %.0f ms (%s)", tc.name, rep.Rounds, rep.PagesSent, rep.FrozenMS, rep.TotalMS, rep.Tracker)
+			t.Logf("%s: %d rounds, %d pages, frozen %.1f ms (%v; restore %v), total %.0f ms (%s)", tc.name, rep.Rounds, rep.PagesSent, rep.FrozenMS, rep.Freeze, rep.RestoreSteps, rep.TotalMS, rep.Tracker)
 			if !goneFrom(h1, g.pid) {
 				t.Errorf("pid %d still exists on h1", g.pid)
 			}

@@ -106,29 +106,35 @@ func (t *task) mremap(from, size, to uint64) error {
 // mapping is never written through. files gives the task's descriptors
 // for file mappings.
 func (t *task) mapVMAs(vmas []image.VMA, filled []bool, files map[string]uint64) error {
-	for i, v := range vmas {
-		if v.Kind.Special() {
-			continue
-		}
-		prot := uint64(v.Prot)
-		if filled[i] {
-			prot |= unix.PROT_READ | unix.PROT_WRITE
-		}
-		flags := uint64(v.Flags) | unix.MAP_FIXED
-		fd := ^uint64(0)
-		if v.Kind == image.VMAFile {
-			fd = files[v.File.Path]
-		}
-		if _, err := t.call(unix.SYS_MMAP, v.Start, v.End-v.Start, prot, flags, fd, v.Offset); err != nil {
-			return fmt.Errorf("map %#x-%#x %s: %w", v.Start, v.End, v.Name, err)
-		}
-		if name, ok := anonName(v.Name); ok {
-			if err := t.nameVMA(v, name); err != nil {
+	// Batched: one injected call each took 0.3-0.6 ms, and a process may
+	// have thousands of mappings. MAP_FIXED answers the address asked
+	// for or an error, so only the error is needed.
+	return t.batched(func() error {
+		for i, v := range vmas {
+			if v.Kind.Special() {
+				continue
+			}
+			prot := uint64(v.Prot)
+			if filled[i] {
+				prot |= unix.PROT_READ | unix.PROT_WRITE
+			}
+			flags := uint64(v.Flags) | unix.MAP_FIXED
+			fd := ^uint64(0)
+			if v.Kind == image.VMAFile {
+				fd = files[v.File.Path]
+			}
+			what := fmt.Sprintf("map %#x-%#x %s", v.Start, v.End, v.Name)
+			if err := t.do(what, unix.SYS_MMAP, v.Start, v.End-v.Start, prot, flags, fd, v.Offset); err != nil {
 				return err
 			}
+			if name, ok := anonName(v.Name); ok {
+				if err := t.nameVMA(v, name); err != nil {
+					return err
+				}
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 func anonName(n string) (string, bool) {
@@ -146,10 +152,7 @@ func (t *task) nameVMA(v image.VMA, name string) error {
 	if err != nil {
 		return err
 	}
-	if _, err := t.call(unix.SYS_PRCTL, prSetVMA, prSetVMAAnonName, v.Start, v.End-v.Start, p); err != nil {
-		return fmt.Errorf("name mapping %#x-%#x %q: %w", v.Start, v.End, name, err)
-	}
-	return nil
+	return t.do(fmt.Sprintf("name mapping %#x-%#x %q", v.Start, v.End, name), unix.SYS_PRCTL, prSetVMA, prSetVMAAnonName, v.Start, v.End-v.Start, p)
 }
 
 // filledVMAs marks the mappings that receive page contents.
@@ -171,15 +174,20 @@ func filledVMAs(vmas []image.VMA, runs []image.PageRun) []bool {
 
 // protect gives the filled mappings their real protection.
 func (t *task) protect(vmas []image.VMA, filled []bool) error {
-	for i, v := range vmas {
-		if !filled[i] || v.Prot == unix.PROT_READ|unix.PROT_WRITE {
-			continue
+	// Batched: a process may have thousands of mappings that are not
+	// read-write, and one injected call each took 0.3-0.6 ms of freeze.
+	return t.batched(func() error {
+		for i, v := range vmas {
+			if !filled[i] || v.Prot == unix.PROT_READ|unix.PROT_WRITE {
+				continue
+			}
+			what := fmt.Sprintf("protect %#x-%#x %s", v.Start, v.End, v.Name)
+			if err := t.do(what, unix.SYS_MPROTECT, v.Start, v.End-v.Start, uint64(v.Prot)); err != nil {
+				return err
+			}
 		}
-		if _, err := t.call(unix.SYS_MPROTECT, v.Start, v.End-v.Start, uint64(v.Prot)); err != nil {
-			return fmt.Errorf("protect %#x-%#x %s: %w", v.Start, v.End, v.Name, err)
-		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // pageWriters is how many goroutines copy pages into the task: the copy

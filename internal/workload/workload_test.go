@@ -25,6 +25,7 @@ var corruptions = map[string]string{
 	"creds":     "ambient caps",
 	"fds":       "(ro) offset expected 100 got 200",
 	"ldt":       "ldt entry 0",
+	"maps":      "pages checksum",
 	"memory":    "region rand16m checksum",
 	"misc":      "umask expected 0027 got 0077",
 	"mm":        "/proc/self/cmdline",
@@ -150,7 +151,7 @@ func TestStartSetupError(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "memory", "misc", "mm", "regs", "signals"}
+	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "maps", "memory", "misc", "mm", "regs", "signals"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
