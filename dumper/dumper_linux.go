@@ -239,7 +239,7 @@ func (f *frozen) collect(ctx context.Context, known []mapping) (*image.Checkpoin
 		return nil, nil, err
 	}
 	// Injected calls last: the scratch mapping must not be in the VMA list.
-	if f.remote, err = f.tr.NewRemote(pid, 0); err != nil {
+	if f.remote, err = f.tr.NewRemote(pid, vdsoSyscall(pid, p.MM.VMAs)); err != nil {
 		return nil, nil, fmt.Errorf("pid %d: %w", pid, err)
 	}
 	err = f.tr.Do(func() error { // one thread handoff for all calls

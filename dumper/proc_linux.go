@@ -8,6 +8,7 @@ import (
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/fileid"
 	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/ptrace"
 )
 
 // readProc fills the process-wide state /proc gives and returns its
@@ -107,3 +108,16 @@ func credsOf(s procfs.ProcStatus) image.Creds {
 }
 
 func trimSpace(b []byte) string { return string(bytes.TrimSpace(b)) }
+
+// vdsoSyscall returns a syscall instruction in the process's [vdso],
+// found in vmas, or 0 (NewRemote then looks through /proc/PID/maps).
+func vdsoSyscall(pid int, vmas []image.VMA) uint64 {
+	for _, v := range vmas {
+		if v.Kind == image.VMAVDSO {
+			if insn, ok := ptrace.SyscallInsnIn(pid, v.Start, v.End); ok {
+				return insn
+			}
+		}
+	}
+	return 0
+}

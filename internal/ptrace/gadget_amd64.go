@@ -57,6 +57,19 @@ func FindSyscallInsn(pid int) (uint64, error) {
 	return 0, fmt.Errorf("pid %d: %w", pid, errNoSyscallInsn)
 }
 
+// SyscallInsnIn returns the address of a "syscall" instruction in
+// [start, end) of process pid (a mapping the caller knows to be
+// executable, such as its [vdso]), or false when there is none or the
+// memory cannot be read: for callers that have the process's mappings at
+// hand, where FindSyscallInsn would read /proc/PID/maps again (several
+// milliseconds for a process with thousands of mappings).
+func SyscallInsnIn(pid int, start, end uint64) (uint64, bool) {
+	if end <= start {
+		return 0, false
+	}
+	return scanMapping(pid, execMapping{start: start, end: end})
+}
+
 // parseExecMappings returns the executable mappings listed in a
 // /proc/PID/maps text, except [vsyscall], which cannot be read.
 func parseExecMappings(maps []byte) []execMapping {

@@ -357,3 +357,42 @@ func TestInterruptStoppedTracee(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// SyscallInsnIn finds what FindSyscallInsn finds when given the [vdso]
+// (its first choice), and nothing in a range without the instruction or
+// one that cannot be read.
+func TestSyscallInsnIn(t *testing.T) {
+	pid := os.Getpid()
+	maps, err := os.ReadFile("/proc/self/maps")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vdso execMapping
+	for _, m := range parseExecMappings(maps) {
+		if m.name == "[vdso]" {
+			vdso = m
+		}
+	}
+	if vdso.end == 0 {
+		t.Skip("no [vdso] here")
+	}
+	want, err := FindSyscallInsn(pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, ok := SyscallInsnIn(pid, vdso.start, vdso.end)
+	if !ok || got != want {
+		t.Fatalf("SyscallInsnIn(vdso %#x-%#x) = %#x, %v; FindSyscallInsn = %#x", vdso.start, vdso.end, got, ok, want)
+	}
+	zeros := make([]byte, 8192)
+	at := addrOf(zeros)
+	if a, ok := SyscallInsnIn(pid, at, at+uint64(len(zeros))); ok {
+		t.Errorf("found a syscall instruction at %#x in zeros", a)
+	}
+	if a, ok := SyscallInsnIn(pid, 0x1000, 0x3000); ok { // not mapped
+		t.Errorf("found a syscall instruction at %#x in unmapped memory", a)
+	}
+	if _, ok := SyscallInsnIn(pid, vdso.end, vdso.start); ok {
+		t.Error("an empty range holds a syscall instruction")
+	}
+}
