@@ -52,11 +52,29 @@ const kcmpFile = 0
 // SameFile reports whether fd a of pid1 and fd b of pid2 are the same open
 // file description (kcmp KCMP_FILE).
 func SameFile(pid1, a, pid2, b int) (bool, error) {
+	c, err := CompareFiles(pid1, a, pid2, b)
+	return c == 0, err
+}
+
+// CompareFiles orders the open file descriptions of fd a of pid1 and fd b
+// of pid2 (kcmp KCMP_FILE): 0 when they are the same, else -1 or 1, an
+// order the kernel keeps consistent (it compares scrambled pointers), so
+// that descriptors can be sorted to find the shared ones in O(n log n)
+// calls rather than comparing every pair.
+func CompareFiles(pid1, a, pid2, b int) (int, error) {
 	r, _, errno := unix.Syscall6(unix.SYS_KCMP, uintptr(pid1), uintptr(pid2), kcmpFile, uintptr(a), uintptr(b), 0)
 	if errno != 0 {
-		return false, fmt.Errorf("kcmp pid %d fd %d, pid %d fd %d: %w", pid1, a, pid2, b, errno)
+		return 0, fmt.Errorf("kcmp pid %d fd %d, pid %d fd %d: %w", pid1, a, pid2, b, errno)
 	}
-	return r == 0, nil
+	switch r {
+	case 0:
+		return 0, nil
+	case 1:
+		return -1, nil
+	case 2:
+		return 1, nil
+	}
+	return 0, fmt.Errorf("kcmp pid %d fd %d, pid %d fd %d: %d (unordered)", pid1, a, pid2, b, r)
 }
 
 // PidfdWait waits until the process of pidfd (a child of ours) ends, and

@@ -1,0 +1,65 @@
+package dumper
+
+import (
+	"cmp"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/migrate-dev/migrate/image"
+)
+
+// markShared finds the same sharing as comparing every pair: each
+// descriptor points at the lowest one of its description, the lowest
+// points nowhere. Descriptions are drawn at random, many of one file.
+func TestMarkShared(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 3))
+	for iter := range 200 {
+		n := 1 + r.IntN(60)
+		desc := make(map[int32]int) // fd -> description
+		var fds []image.FD
+		for num := int32(0); len(fds) < n; num += int32(1 + r.IntN(3)) {
+			d := r.IntN(1 + n/3)
+			desc[num] = d
+			// What sharing descriptors have in common follows from the
+			// description; others may have it too.
+			fds = append(fds, image.FD{Num: num, Path: []string{"/dev/null", "/a"}[d%2], Pos: int64(d % 3)})
+		}
+		calls := 0
+		err := markShared(fds, func(a, b int32) (int, error) {
+			calls++
+			return cmp.Compare(desc[a], desc[b]), nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lowest := make(map[int]int32)
+		for _, f := range fds {
+			d := desc[f.Num]
+			first, seen := lowest[d]
+			if !seen {
+				lowest[d] = f.Num
+				if f.DupOf != 0 {
+					t.Fatalf("#%d: fd %d is the first of its description but DupOf %d", iter, f.Num, f.DupOf)
+				}
+				continue
+			}
+			if f.DupOf != first+1 {
+				t.Fatalf("#%d: fd %d shares fd %d's description, DupOf %d", iter, f.Num, first, f.DupOf)
+			}
+		}
+		if n >= 40 && calls > n*n/4 {
+			t.Errorf("#%d: %d comparisons for %d descriptors", iter, calls, n)
+		}
+	}
+}
+
+// A failed comparison is the error.
+func TestMarkSharedError(t *testing.T) {
+	fds := []image.FD{{Num: 1, Path: "/dev/null"}, {Num: 2, Path: "/dev/null"}}
+	err := markShared(fds, func(a, b int32) (int, error) { return 0, errors.New("kcmp pid 7 fd 1, pid 7 fd 2: EPERM") })
+	if err == nil || !strings.Contains(err.Error(), "kcmp") {
+		t.Fatalf("err = %v", err)
+	}
+}
