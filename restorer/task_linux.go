@@ -33,10 +33,13 @@ type task struct {
 	queue   []queued // calls of do waiting for flush
 }
 
-// queued is a call of do waiting for the batch, named for its error.
+// queued is a call of do waiting for the batch, named for its error;
+// with check, its answer must be want (see doWant).
 type queued struct {
-	what string
-	call ptrace.Call
+	what  string
+	call  ptrace.Call
+	want  uint64
+	check bool
 }
 
 // maxQueued bounds a batch (its table takes 64 bytes a call of scratch).
@@ -59,9 +62,30 @@ func (t *task) do(what string, nr uintptr, args ...uint64) error {
 		}
 		return nil
 	}
-	c := ptrace.Call{Nr: uint64(nr)}
-	copy(c.Args[:], args)
-	t.queue = append(t.queue, queued{what, c})
+	return t.enqueue(queued{what: what}, nr, args)
+}
+
+// doWant is do for a call whose answer is known beforehand (the
+// descriptor an open gets: the lowest free one): the answer is checked,
+// and the calls after it, queued with it, may already use it.
+func (t *task) doWant(what string, want uint64, nr uintptr, args ...uint64) error {
+	if !t.queuing {
+		got, err := t.call(nr, args...)
+		if err != nil {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		if got != want {
+			return fmt.Errorf("%s: answered %d, expected %d", what, got, want)
+		}
+		return nil
+	}
+	return t.enqueue(queued{what: what, want: want, check: true}, nr, args)
+}
+
+func (t *task) enqueue(q queued, nr uintptr, args []uint64) error {
+	q.call.Nr = uint64(nr)
+	copy(q.call.Args[:], args)
+	t.queue = append(t.queue, q)
 	if len(t.queue) == maxQueued {
 		return t.flush()
 	}
@@ -110,6 +134,9 @@ func (t *task) flush() error {
 	for i, r := range ret {
 		if err := ptrace.Errno(r); err != nil {
 			return fmt.Errorf("%s: %w", q[i].what, err)
+		}
+		if q[i].check && r != q[i].want {
+			return fmt.Errorf("%s: answered %d, expected %d", q[i].what, r, q[i].want)
 		}
 	}
 	return nil

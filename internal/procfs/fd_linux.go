@@ -45,6 +45,9 @@ func FDs(pid int) ([]FD, error) {
 	return fds, nil
 }
 
+// FDNums lists the numbers of pid's open descriptors, sorted.
+func FDNums(pid int) ([]int, error) { return fdNums(pid) }
+
 // fdNums lists the numbers in /proc/PID/fd, sorted.
 func fdNums(pid int) ([]int, error) {
 	path := procPath(pid, "fd")

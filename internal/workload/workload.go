@@ -83,7 +83,7 @@ func DefaultArgs(name, dir string) []string {
 		return []string{"alpha", "", "beta gamma", "--delta=\u00e9"}
 	case "bigmem":
 		return []string{"64", "mixed"}
-	case "misc", "fds", "memory":
+	case "misc", "fds", "memory", "manyfds":
 		return []string{dir}
 	case "counter":
 		return []string{filepath.Join(dir, "counter.log"), "20"}

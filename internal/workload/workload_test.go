@@ -25,6 +25,7 @@ var corruptions = map[string]string{
 	"creds":     "ambient caps",
 	"fds":       "(ro) offset expected 100 got 200",
 	"ldt":       "ldt entry 0",
+	"manyfds":   "fd 10 offset",
 	"maps":      "pages checksum",
 	"memory":    "region rand16m checksum",
 	"misc":      "umask expected 0027 got 0077",
@@ -151,7 +152,7 @@ func TestStartSetupError(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "maps", "memory", "misc", "mm", "regs", "signals"}
+	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "manyfds", "maps", "memory", "misc", "mm", "regs", "signals"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}
