@@ -97,6 +97,9 @@ func (t *task) enqueue(q queued, nr uintptr, args []uint64) error {
 // ptrace.Batch), in order with any other call. The scratch data of queued
 // calls stays until they ran.
 func (t *task) batched(fn func() error) error {
+	if t.queuing { // inside another batched: its flush runs these too
+		return fn()
+	}
 	t.queuing = true
 	err := fn()
 	if err == nil {
