@@ -121,6 +121,14 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 		return mapping{}, errNotSupported("device memory (io/pfnmap)")
 	case e.Deleted && e.IsFile():
 		return mapping{}, errNotSupported("mapping of a deleted file")
+	case e.VMFlags&(procfs.VMLocked|procfs.VMLockOnFault) != 0:
+		return mapping{}, errNotSupported("locked memory (mlock)")
+	case e.VMFlags&procfs.VMShadowStack != 0:
+		return mapping{}, errNotSupported("a shadow stack")
+	case e.VMFlags&procfs.VMSealed != 0 && !strings.HasPrefix(e.Path, "[v"):
+		return mapping{}, errNotSupported("a sealed mapping (mseal)")
+	case e.VMFlags&procfs.VMDroppable != 0:
+		return mapping{}, errNotSupported("a droppable mapping (MAP_DROPPABLE)")
 	}
 	v := image.VMA{Start: e.Start, End: e.End, Prot: protOf(e.Perms), Name: e.Path}
 	shared := e.VMFlags.Shared()
@@ -131,6 +139,11 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 	}
 	if e.VMFlags.GrowsDown() {
 		v.Flags |= image.MapGrowsdown
+	}
+	if e.VMFlags&procfs.VMNoReserve != 0 {
+		// MAP_NORESERVE: without it a large sparse reservation (a JVM's
+		// heap, say) is refused on the destination for want of commit.
+		v.Flags |= image.MapNoreserve
 	}
 	m := mapping{vma: v, line: e.Mapping}
 	switch {

@@ -21,6 +21,9 @@ const (
 	MapGrowsdown = 0x100
 	MapLocked    = 0x2000
 	MapNoreserve = 0x4000
+
+	// knownMapFlags are the flags a VMA may carry.
+	knownMapFlags = MapShared | MapPrivate | MapAnonymous | MapGrowsdown | MapNoreserve
 )
 
 // VMAKind says what a mapping is and so how the restorer recreates it.

@@ -206,6 +206,10 @@ func (v *VMA) check(hasPrev bool, prevEnd uint64) string {
 		return fmt.Sprintf("unknown prot bits %#x", v.Prot)
 	case v.Flags&(MapShared|MapPrivate) == 0 || v.Flags&(MapShared|MapPrivate) == MapShared|MapPrivate:
 		return "flags must have exactly one of MAP_SHARED and MAP_PRIVATE"
+	case v.Flags&^knownMapFlags != 0:
+		// They go to mmap as they are: no MAP_LOCKED, MAP_POPULATE or
+		// MAP_HUGETLB from an edited image.
+		return fmt.Sprintf("unknown flags %#x", v.Flags&^knownMapFlags)
 	case v.Offset%PageSize != 0 || v.Offset > math.MaxInt64:
 		return fmt.Sprintf("bad file offset %#x", v.Offset)
 	case v.Kind == VMAFile && v.File == nil:

@@ -41,6 +41,7 @@ func TestValidate(t *testing.T) {
 		{"vma kind", func(c *Checkpoint) { c.Processes[0].MM.VMAs[2].Kind = 99 }, "vma 2 (0x7f0000000000-0x7f0000010000): unknown kind vma-kind-99"},
 		{"vma kind 0", func(c *Checkpoint) { c.Processes[0].MM.VMAs[2].Kind = 0 }, "unknown kind vma-kind-0"},
 		{"vma prot", func(c *Checkpoint) { c.Processes[0].MM.VMAs[2].Prot = 8 }, "unknown prot bits 0x8"},
+		{"vma flags", func(c *Checkpoint) { c.Processes[0].MM.VMAs[2].Flags |= MapLocked }, "unknown flags 0x2000"},
 		{"vma flags", func(c *Checkpoint) { c.Processes[0].MM.VMAs[2].Flags = MapAnonymous }, "exactly one of MAP_SHARED and MAP_PRIVATE"},
 		{"vma both", func(c *Checkpoint) { c.Processes[0].MM.VMAs[2].Flags = MapShared | MapPrivate }, "exactly one of MAP_SHARED and MAP_PRIVATE"},
 		{"vma offset", func(c *Checkpoint) { c.Processes[0].MM.VMAs[0].Offset = 12 }, "bad file offset 0xc"},

@@ -46,7 +46,7 @@ func TestWorkloads(t *testing.T) {
 		args []string
 	}{
 		{"regs", nil}, {"ldt", nil}, {"creds", nil}, {"mm", nil}, {"signals", nil},
-		{"misc", nil}, {"fds", []string{"", "nopipe"}}, {"memory", nil}, {"counter", nil}, {"maps", nil}, {"manyfds", nil},
+		{"misc", nil}, {"fds", []string{"", "nopipe"}}, {"memory", nil}, {"counter", nil}, {"maps", nil}, {"manyfds", nil}, {"reserve", nil},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			args := tc.args

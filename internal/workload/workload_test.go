@@ -31,6 +31,7 @@ var corruptions = map[string]string{
 	"misc":      "umask expected 0027 got 0077",
 	"mm":        "/proc/self/cmdline",
 	"regs":      "r13",
+	"reserve":   "word 0",
 	"signals":   "sigaction 1 (HUP) flags",
 }
 
@@ -152,7 +153,7 @@ func TestStartSetupError(t *testing.T) {
 }
 
 func TestNames(t *testing.T) {
-	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "manyfds", "maps", "memory", "misc", "mm", "regs", "signals"}
+	want := []string{"benchload", "bigmem", "churn", "counter", "creds", "fds", "ldt", "manyfds", "maps", "memory", "misc", "mm", "regs", "reserve", "signals"}
 	if got := Names(); !slices.Equal(got, want) {
 		t.Fatalf("Names() = %v, want %v", got, want)
 	}

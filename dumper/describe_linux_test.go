@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/procfs"
 )
 
 // markShared finds the same sharing as comparing every pair: each
@@ -61,5 +62,35 @@ func TestMarkSharedError(t *testing.T) {
 	err := markShared(fds, func(a, b int32) (int, error) { return 0, errors.New("kcmp pid 7 fd 1, pid 7 fd 2: EPERM") })
 	if err == nil || !strings.Contains(err.Error(), "kcmp") {
 		t.Fatalf("err = %v", err)
+	}
+}
+
+// What a mapping's VmFlags say that cannot be carried is refused, named;
+// no reserve is carried as MAP_NORESERVE.
+func TestBuildVMAFlags(t *testing.T) {
+	anon := func(f procfs.VMFlags) procfs.SmapsEntry {
+		var e procfs.SmapsEntry
+		e.Start, e.End, e.Perms = 0x10000, 0x20000, procfs.PermRead|procfs.PermWrite
+		e.VMFlags = procfs.VMRead | procfs.VMWrite | f
+		return e
+	}
+	for f, want := range map[procfs.VMFlags]string{
+		procfs.VMLocked:      "locked memory (mlock)",
+		procfs.VMLockOnFault: "locked memory (mlock)",
+		procfs.VMShadowStack: "a shadow stack",
+		procfs.VMSealed:      "a sealed mapping (mseal)",
+		procfs.VMDroppable:   "a droppable mapping (MAP_DROPPABLE)",
+	} {
+		_, err := buildVMA(1, anon(f), nil)
+		if !errors.Is(err, ErrNotSupported) || !strings.Contains(err.Error(), want) {
+			t.Errorf("VmFlags %#x: %v, want %q not supported", f, err, want)
+		}
+	}
+	m, err := buildVMA(1, anon(procfs.VMNoReserve), nil)
+	if err != nil || m.vma.Flags != image.MapPrivate|image.MapAnonymous|image.MapNoreserve {
+		t.Errorf("no reserve: flags %#x, %v", m.vma.Flags, err)
+	}
+	if m, err := buildVMA(1, anon(procfs.VMAccount), nil); err != nil || m.vma.Flags&image.MapNoreserve != 0 {
+		t.Errorf("accounted: flags %#x, %v", m.vma.Flags, err)
 	}
 }
