@@ -30,9 +30,13 @@ type mapping struct {
 // vmaCache reads a process's mappings from /proc/PID/maps, and from smaps
 // only when a mapping is new to it: smaps walks the page tables of every
 // mapping (20-35 ms per GiB present), maps does not, and what smaps adds
-// (VmFlags: shared, grows-down, hugetlb, io) is fixed for a mapping's life
-// (a new mapping at the same place shows as a new maps line unless it has
-// the same bounds, permissions, offset, device, inode and path). File
+// (VmFlags: shared, grows-down, hugetlb, io, no-reserve) is fixed for a
+// mapping's life (a new mapping at the same place shows as a new maps line
+// unless it has the same bounds, permissions, offset, device, inode and
+// path). The madvise settings (Advice) are not: a madvise over a whole
+// mapping changes no maps line, so a change made after the mapping was
+// first seen is not carried (one over part of it splits the mapping, and
+// the parts are new lines). File
 // identities are looked up again each time (a stat, with files' cache).
 type vmaCache struct {
 	known map[procfs.Mapping]mapping
@@ -140,6 +144,9 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 	if e.VMFlags.GrowsDown() {
 		v.Flags |= image.MapGrowsdown
 	}
+	if !strings.HasPrefix(e.Path, "[v") { // the kernel's own set dd, de
+		v.Advice = adviceOf(e.VMFlags)
+	}
 	if e.VMFlags&procfs.VMNoReserve != 0 {
 		// MAP_NORESERVE: without it a large sparse reservation (a JVM's
 		// heap, say) is refused on the destination for want of commit.
@@ -181,6 +188,29 @@ func buildVMA(pid int, e procfs.SmapsEntry, files *fileid.Cache) (mapping, error
 	}
 	m.content = policyOf(m.vma)
 	return m, nil
+}
+
+// adviceOf returns the madvise settings VmFlags show.
+func adviceOf(f procfs.VMFlags) uint32 {
+	var a uint32
+	for _, x := range [...]struct {
+		flag   procfs.VMFlags
+		advice uint32
+	}{
+		{procfs.VMDontCopy, image.AdviseDontFork},
+		{procfs.VMWipeOnFork, image.AdviseWipeOnFork},
+		{procfs.VMDontDump, image.AdviseDontDump},
+		{procfs.VMHugePage, image.AdviseHugePage},
+		{procfs.VMNoHugePage, image.AdviseNoHugePage},
+		{procfs.VMMergeable, image.AdviseMergeable},
+		{procfs.VMSeqRead, image.AdviseSequential},
+		{procfs.VMRandRead, image.AdviseRandom},
+	} {
+		if f&x.flag != 0 {
+			a |= x.advice
+		}
+	}
+	return a
 }
 
 func protOf(p procfs.Perms) uint32 {

@@ -93,6 +93,7 @@ const (
 	fVMAOffset = 6 // varint
 	fVMAFile   = 7 // bytes: FileID (present iff File != nil)
 	fVMAName   = 8 // bytes: string
+	fVMAAdvice = 9 // varint
 )
 
 // FileID.

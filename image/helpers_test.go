@@ -48,7 +48,7 @@ func testVMAs() []VMA {
 	return []VMA{
 		{Start: 0x400000, End: 0x402000, Prot: ProtRead | ProtExec, Flags: MapPrivate, Kind: VMAFile, Offset: 0x1000, File: exe, Name: "/usr/bin/cat"},
 		{Start: 0x402000, End: 0x404000, Prot: ProtRead | ProtWrite, Flags: MapPrivate | MapAnonymous, Kind: VMAHeap, Offset: 0, Name: "[heap]"},
-		{Start: 0x7f0000000000, End: 0x7f0000010000, Prot: ProtRead | ProtWrite, Flags: MapPrivate | MapAnonymous, Kind: VMAAnon, Name: "[anon:foo]"},
+		{Start: 0x7f0000000000, End: 0x7f0000010000, Prot: ProtRead | ProtWrite, Flags: MapPrivate | MapAnonymous, Kind: VMAAnon, Name: "[anon:foo]", Advice: AdviseDontDump | AdviseHugePage},
 		{Start: 0x7ffd00000000, End: 0x7ffd00021000, Prot: ProtRead | ProtWrite, Flags: MapPrivate | MapAnonymous | MapGrowsdown, Kind: VMAStack, Name: "[stack]"},
 	}
 }

@@ -55,10 +55,25 @@ func (k VMAKind) Known() bool {
 	return int(k) < len(vmaKindNames) && vmaKindNames[k] != ""
 }
 
+// Advice bits of a VMA: the madvise settings a mapping keeps, restored
+// with madvise (smaps VmFlags dc, wf, dd, hg, nh, mg, sr, rr).
+const (
+	AdviseDontFork   = 1 << iota // MADV_DONTFORK
+	AdviseWipeOnFork             // MADV_WIPEONFORK
+	AdviseDontDump               // MADV_DONTDUMP
+	AdviseHugePage               // MADV_HUGEPAGE
+	AdviseNoHugePage             // MADV_NOHUGEPAGE
+	AdviseMergeable              // MADV_MERGEABLE
+	AdviseSequential             // MADV_SEQUENTIAL
+	AdviseRandom                 // MADV_RANDOM
+
+	knownAdvice = 1<<iota - 1
+)
+
 // Same reports whether a and b are the same mapping: same place,
-// protection, flags, kind, file and offset, and name.
+// protection, flags, advice, kind, file and offset, and name.
 func (a VMA) Same(b VMA) bool {
-	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags &&
+	return a.Start == b.Start && a.End == b.End && a.Prot == b.Prot && a.Flags == b.Flags && a.Advice == b.Advice &&
 		a.Kind == b.Kind && a.Offset == b.Offset && a.Name == b.Name && (a.File == nil) == (b.File == nil) &&
 		(a.File == nil || a.File.Path == b.File.Path)
 }

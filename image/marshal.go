@@ -114,6 +114,7 @@ func (v *VMA) append(b []byte) []byte {
 	if v.File != nil {
 		b = putMsg(b, fVMAFile, v.File.append)
 	}
+	b = putUint(b, fVMAAdvice, uint64(v.Advice))
 	return putString(b, fVMAName, v.Name)
 }
 

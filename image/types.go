@@ -79,6 +79,7 @@ type VMA struct {
 	Offset     uint64  // file offset in bytes (page-aligned) for file mappings
 	File       *FileID // the mapped file, for VMAFile; for VMAVDSO the size and hash of the vdso; nil otherwise
 	Name       string  // maps pseudo-path or name: "[heap]", "[anon:foo]", file path
+	Advice     uint32  // madvise settings the mapping carries (Advise* bits)
 }
 
 // FileID identifies a file by path and content, so that the restorer can

@@ -21,6 +21,8 @@ func (v *VMA) decode(m msg) {
 			v.File.decode(m.sub(f, "file"))
 		case fVMAName:
 			v.Name = m.str(f)
+		case fVMAAdvice:
+			v.Advice = m.u32(f)
 		}
 	}
 }

@@ -206,6 +206,8 @@ func (v *VMA) check(hasPrev bool, prevEnd uint64) string {
 		return fmt.Sprintf("unknown prot bits %#x", v.Prot)
 	case v.Flags&(MapShared|MapPrivate) == 0 || v.Flags&(MapShared|MapPrivate) == MapShared|MapPrivate:
 		return "flags must have exactly one of MAP_SHARED and MAP_PRIVATE"
+	case v.Advice&^knownAdvice != 0:
+		return fmt.Sprintf("unknown advice bits %#x", v.Advice&^knownAdvice)
 	case v.Flags&^knownMapFlags != 0:
 		// They go to mmap as they are: no MAP_LOCKED, MAP_POPULATE or
 		// MAP_HUGETLB from an edited image.

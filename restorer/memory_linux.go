@@ -132,9 +132,42 @@ func (t *task) mapVMAs(vmas []image.VMA, filled []bool, files map[string]uint64)
 					return err
 				}
 			}
+			if err := t.advise(v); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
+}
+
+// madvice is the madvise call of each Advise bit.
+var madvice = [...]struct {
+	bit  uint32
+	adv  uint64
+	name string
+}{
+	{image.AdviseDontFork, unix.MADV_DONTFORK, "MADV_DONTFORK"},
+	{image.AdviseWipeOnFork, unix.MADV_WIPEONFORK, "MADV_WIPEONFORK"},
+	{image.AdviseDontDump, unix.MADV_DONTDUMP, "MADV_DONTDUMP"},
+	{image.AdviseHugePage, unix.MADV_HUGEPAGE, "MADV_HUGEPAGE"},
+	{image.AdviseNoHugePage, unix.MADV_NOHUGEPAGE, "MADV_NOHUGEPAGE"},
+	{image.AdviseMergeable, unix.MADV_MERGEABLE, "MADV_MERGEABLE"},
+	{image.AdviseSequential, unix.MADV_SEQUENTIAL, "MADV_SEQUENTIAL"},
+	{image.AdviseRandom, unix.MADV_RANDOM, "MADV_RANDOM"},
+}
+
+// advise gives a new mapping the madvise settings it had.
+func (t *task) advise(v image.VMA) error {
+	for _, m := range madvice {
+		if v.Advice&m.bit == 0 {
+			continue
+		}
+		what := fmt.Sprintf("%s %#x-%#x %s", m.name, v.Start, v.End, v.Name)
+		if err := t.do(what, unix.SYS_MADVISE, v.Start, v.End-v.Start, m.adv); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func anonName(n string) (string, bool) {

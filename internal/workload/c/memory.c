@@ -11,10 +11,13 @@
  * made PROT_READ, a MAP_PRIVATE mapping of a file with two pages changed in
  * memory (copy-on-write, the file keeps its bytes), a MAP_SHARED mapping of
  * another file written through, and 1 MiB named "wl-named" with
- * PR_SET_VMA_ANON_NAME (when the kernel has it). Waits in nanosleep().
+ * PR_SET_VMA_ANON_NAME (when the kernel has it), and 64 KiB given
+ * MADV_DONTFORK, MADV_WIPEONFORK, MADV_DONTDUMP, MADV_RANDOM and (with THP)
+ * MADV_HUGEPAGE. Waits in nanosleep().
  *
  * Checks: /proc/self/maps (start, end, perms, offset, path of every line;
  * device and inode are not compared), the brk, a checksum of every region,
+ * the advised region's madvise flags in smaps VmFlags,
  * the guard still PROT_NONE and the read-only region still PROT_READ (in
  * maps and by probing: reading the guard and writing the read-only region
  * both fault), the private file unchanged on disk and the shared file equal
@@ -62,8 +65,9 @@ static struct region regions[MAXREGIONS];
 static int nregions;
 static unsigned char *frames[NFRAMES], *small[NSMALL];
 static uint64_t small_hash, stack_hash, priv_file_hash, brk_want;
-static unsigned char *guard, *ro, *fshared, *rnd, *named;
+static unsigned char *guard, *ro, *fshared, *rnd, *named, *advised;
 static int named_ok;
+static char advice_want[64], advice_got[64], smapsbuf[1024 * KiB];
 static char dirpath[PATH_MAX], filebuf[FILE_BYTES], mapsbuf[256 * KiB];
 static struct mapline want_maps[MAXMAPS], got_maps[MAXMAPS];
 static int nwant_maps, ngot_maps;
@@ -165,6 +169,41 @@ static int faults(volatile unsigned char *p, int write)
 	return faulted;
 }
 
+/*
+ * advice_of writes the madvise codes smaps shows for the mapping holding
+ * addr (dc wf dd hg nh mg sr rr, in smaps order) to out.
+ */
+static void advice_of(const void *addr, char *out, size_t cap)
+{
+	static const char *const codes[] = { "dc", "wf", "dd", "hg", "nh", "mg", "sr", "rr" };
+	unsigned long a = (unsigned long)addr, start, end;
+	char *line, *nl;
+	int in = 0;
+	size_t i;
+
+	out[0] = 0;
+	if (wl_read_file("/proc/self/smaps", smapsbuf, sizeof(smapsbuf)) < 0) {
+		snprintf(out, cap, "(smaps: %s)", strerror(errno));
+		return;
+	}
+	for (line = smapsbuf; *line; line = nl + 1) {
+		nl = strchr(line, '\n');
+		if (!nl)
+			break;
+		*nl = 0;
+		if (sscanf(line, "%lx-%lx ", &start, &end) == 2 && line[strlen(line) - 1] != ':' && strchr(line, ' '))
+			in = start <= a && a < end;
+		else if (in && strncmp(line, "VmFlags:", 8) == 0) {
+			char *tok, *save;
+			for (tok = strtok_r(line + 8, " ", &save); tok; tok = strtok_r(NULL, " ", &save))
+				for (i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+					if (strcmp(tok, codes[i]) == 0 && strlen(out) + 4 < cap)
+						strcat(strcat(out, out[0] ? " " : ""), tok);
+			return;
+		}
+	}
+}
+
 static void check_maps(void)
 {
 	const struct mapline *m;
@@ -188,6 +227,8 @@ static void check_maps(void)
 	m = find_map(got_maps, ngot_maps, named);
 	if (named_ok)
 		wl_check_str("named region", "[anon:wl-named]", m ? m->path : "(unmapped)");
+	advice_of(advised, advice_got, sizeof(advice_got));
+	wl_check_str("advised region madvise flags", advice_want, advice_got);
 }
 
 static void check(void)
@@ -332,6 +373,16 @@ static void setup_mappings(void)
 	named_ok = prctl(PR_SET_VMA, PR_SET_VMA_ANON_NAME, named, 1 * MiB, "wl-named") == 0;
 	if (!named_ok)
 		wl_out("NOTE: PR_SET_VMA_ANON_NAME: %s (the region stays unnamed)\n", strerror(errno));
+	advised = add("advised", carve(&at, 64 * KiB), 64 * KiB);
+	fill(advised, 64 * KiB);
+	if (madvise(advised, 64 * KiB, MADV_DONTFORK) < 0 || madvise(advised, 64 * KiB, MADV_WIPEONFORK) < 0 ||
+	    madvise(advised, 64 * KiB, MADV_DONTDUMP) < 0 || madvise(advised, 64 * KiB, MADV_RANDOM) < 0)
+		wl_setup_fail("madvise: %s", strerror(errno));
+	if (madvise(advised, 64 * KiB, MADV_HUGEPAGE) < 0) /* no THP here: the other four */
+		wl_out("NOTE: MADV_HUGEPAGE: %s\n", strerror(errno));
+	advice_of(advised, advice_want, sizeof(advice_want));
+	if (!strstr(advice_want, "dc") || !strstr(advice_want, "wf") || !strstr(advice_want, "dd") || !strstr(advice_want, "rr"))
+		wl_setup_fail("advised region shows \"%s\" in smaps", advice_want);
 }
 
 static void setup_heap(void)
