@@ -51,14 +51,14 @@ var atFDCWD = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 
 // open opens path in the task; errors name the file and the identity.
 // openAs opens path like open, as a call whose answer must be fd (see
-// doWant).
-func (t *task) openAs(path string, flags uint64, who image.Creds, fd uint64) error {
+// doWant); its errors start with prefix.
+func (t *task) openAs(prefix, path string, flags uint64, who image.Creds, fd uint64) error {
 	defer t.reset()
 	p, err := t.putString(path)
 	if err != nil {
 		return err
 	}
-	return t.doWant(fmt.Sprintf("open %s as uid %d gid %d", path, who.FSUID, who.FSGID), fd, unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
+	return t.doWant(fmt.Sprintf("%sopen %s as uid %d gid %d", prefix, path, who.FSUID, who.FSGID), fd, unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
 }
 
 func (t *task) open(path string, flags uint64, who image.Creds) (uint64, error) {
@@ -127,8 +127,10 @@ func (t *task) openFDs(p *image.Process) error {
 		fds.used[uint64(n)] = true
 	}
 	for _, f := range p.FDs {
+		// Not wrapped with f.Num: a call may run (and fail) in a later
+		// flush; each call's own name says which descriptor it is for.
 		if err := t.openFD(f, p.Creds, fds); err != nil {
-			return fmt.Errorf("fd %d: %w", f.Num, err)
+			return err
 		}
 	}
 	return nil
@@ -168,7 +170,7 @@ func (t *task) openFD(f image.FD, who image.Creds, fds *fdTable) error {
 	}
 	flags := uint64(f.Flags) &^ (unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC | unix.O_NOCTTY)
 	fd := fds.lowest()
-	if err := t.openAs(f.Path, flags, who, fd); err != nil {
+	if err := t.openAs(fmt.Sprintf("fd %d: ", num), f.Path, flags, who, fd); err != nil {
 		return err
 	}
 	fds.take(fd)

@@ -55,8 +55,8 @@ func TestOpenForeseen(t *testing.T) {
 		t.Errorf("descriptors %v after three restored over %v: a temporary one was left", now, open)
 	}
 	low := fds.lowest()
-	err = tk.batched(func() error { return tk.openAs("/dev/null", unix.O_RDONLY, image.Creds{}, low+100) })
-	if err == nil || !strings.Contains(err.Error(), "open /dev/null") || !strings.Contains(err.Error(), "expected "+strconv.Itoa(int(low+100))) {
+	err = tk.batched(func() error { return tk.openAs("fd 7: ", "/dev/null", unix.O_RDONLY, image.Creds{}, low+100) })
+	if err == nil || !strings.Contains(err.Error(), "fd 7: open /dev/null") || !strings.Contains(err.Error(), "expected "+strconv.Itoa(int(low+100))) {
 		t.Fatalf("an open foreseen wrongly: %v", err)
 	}
 	t.Log(err)

@@ -117,6 +117,24 @@ func TestForeignFileRefused(t *testing.T) {
 	restored(t, img) // the unedited image restores
 }
 
+// TestForeignDescriptorRefused: the same for an open descriptor, opened in
+// the batch of the files step: the error names the descriptor and the
+// open, and nothing is left.
+func TestForeignDescriptorRefused(t *testing.T) {
+	pid, img := sleeper(t, 65534)
+	bad := filepath.Join(t.TempDir(), "bad")
+	rewrite(t, img, bad, func(c *image.Checkpoint) {
+		p := &c.Processes[0]
+		p.FDs = append(p.FDs, image.FD{Num: 9, Kind: image.FDFile, Path: "/etc/shadow", Flags: syscall.O_RDONLY})
+	})
+	_, err := restorer.Restore(context.Background(), bad)
+	if err == nil || !strings.Contains(err.Error(), "fd 9: open /etc/shadow as uid 65534") || !errors.Is(err, syscall.EACCES) {
+		t.Fatalf("restore of an image with /etc/shadow open in uid 65534: %v", err)
+	}
+	t.Log(err)
+	assertFree(t, pid)
+}
+
 // TestSharedWritableNeedsWrite: a shared mapping may be writable only if
 // the process's user may write the file; read-only it is fine.
 func TestSharedWritableNeedsWrite(t *testing.T) {
