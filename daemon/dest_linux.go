@@ -291,6 +291,10 @@ func (b *builder) write(ctx context.Context, work <-chan transport.Batch) error 
 			if err := b.failAt("round-done"); err != nil {
 				return err
 			}
+			// Before the source hears of it: the freeze may follow.
+			if err := b.stream.RoundDone(); err != nil {
+				return err
+			}
 			done := precopy.Encode(precopy.RoundDone{Round: batch.Round})
 			if err := b.ctl.Send(ctx, precopy.MsgRoundDone, done); err != nil {
 				return err

@@ -124,6 +124,26 @@ func layoutProcess(c *image.Checkpoint) (*image.Process, error) {
 // PID is the process's PID.
 func (s *Stream) PID() int { return s.t.pid }
 
+// RoundDone gives the mappings made writable to receive the round's pages
+// their own protection back, in one batch, so that the frozen round
+// restores only those it opens again itself (a read-only mapping takes
+// pages again only if the process makes it writable, which is a new
+// mapping). Called between rounds, it keeps that work out of the freeze:
+// with 2500 read-only mappings it was 13-22 ms of it. After an error the
+// task may be half changed: Abort the Stream.
+func (s *Stream) RoundDone() error {
+	if err := s.flush(); err != nil {
+		return err
+	}
+	return s.t.tr.Do(func() error {
+		if err := s.t.protect(s.vmas, s.opened); err != nil {
+			return fmt.Errorf("round %d: %w", s.round, err)
+		}
+		clear(s.opened)
+		return nil
+	})
+}
+
 // Update applies the layout of the next round: mappings that are gone are
 // unmapped; those overlapping fresh (the ranges the source found new or
 // changed since the previous layout, whose present pages it sends in this

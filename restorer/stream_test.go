@@ -2,6 +2,8 @@ package restorer_test
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"os/exec"
 	"slices"
 	"strings"
@@ -141,5 +143,54 @@ func TestStreamRefusesBadLayouts(t *testing.T) {
 	})
 	if err != nil {
 		t.Errorf("a page into a writable anonymous mapping: %v", err)
+	}
+}
+
+// TestStreamRoundDone: a read-only mapping opened to take a page gets its
+// own protection back at RoundDone, and opens again for the next round's.
+func TestStreamRoundDone(t *testing.T) {
+	layout := sleepLayout(t)
+	s, err := restorer.BeginStream(context.Background(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Abort()
+	ro := slices.IndexFunc(vmasOf(layout), func(v image.VMA) bool {
+		return v.Kind == image.VMAFile && v.CarriesPages() && v.Prot == image.ProtRead
+	})
+	if ro < 0 {
+		t.Skip("sleep has no read-only private file mapping here")
+	}
+	v := vmasOf(layout)[ro]
+	perms := func() string {
+		maps, _ := os.ReadFile(fmt.Sprintf("/proc/%d/maps", s.PID()))
+		prefix := fmt.Sprintf("%x-", v.Start)
+		for line := range strings.Lines(string(maps)) {
+			if strings.HasPrefix(line, prefix) {
+				return strings.Fields(line)[1]
+			}
+		}
+		return "(not mapped)"
+	}
+	page := make([]byte, image.PageSize)
+	write := func() {
+		t.Helper()
+		if err := s.WriteBatch(func(fn func(uint64, []byte, bool, uint64) error) error { return fn(v.Start, page, false, 1) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write()
+	if p := perms(); p != "rw-p" {
+		t.Fatalf("mapping %#x-%#x is %s while it takes pages, want rw-p", v.Start, v.End, p)
+	}
+	if err := s.RoundDone(); err != nil {
+		t.Fatal(err)
+	}
+	if p := perms(); p != "r--p" {
+		t.Fatalf("mapping %#x-%#x is %s after RoundDone, want r--p", v.Start, v.End, p)
+	}
+	write()
+	if p := perms(); p != "rw-p" {
+		t.Fatalf("mapping %#x-%#x is %s in the next round, want rw-p", v.Start, v.End, p)
 	}
 }
