@@ -303,22 +303,10 @@ func sameFS(a, b image.Creds) bool {
 // WriteBatch writes one batch of pages: each is the batch's iterator (its
 // runs in address order; data valid until WriteBatch returns).
 func (s *Stream) WriteBatch(each func(fn func(addr uint64, data []byte, zero bool, npages uint64) error) error) error {
-	err := each(func(addr uint64, data []byte, zero bool, npages uint64) error {
-		if npages == 0 || npages > (^uint64(0)-addr)/image.PageSize || addr%image.PageSize != 0 {
-			return fmt.Errorf("page run at %#x (%d pages): malformed", addr, npages)
-		}
-		if zero {
-			return s.zero(addr, npages)
-		}
-		if uint64(len(data)) != npages*image.PageSize {
-			return fmt.Errorf("page run at %#x: %d bytes for %d pages", addr, len(data), npages)
-		}
-		if err := s.receiving(addr, addr+npages*image.PageSize); err != nil {
-			return err
-		}
-		s.stats.DataPages += npages
-		return s.queue(addr, data)
-	})
+	// Batched: the mappings a batch opens (read-only ones taking pages)
+	// go in one injected batch, not one call each (2500 of them took
+	// 0.75 s of pre-copy).
+	err := s.t.batched(func() error { return each(s.writeRun) })
 	if err != nil {
 		// The queued writes point into the batch, which is not ours past
 		// this call.
@@ -327,6 +315,24 @@ func (s *Stream) WriteBatch(each func(fn func(addr uint64, data []byte, zero boo
 		return err
 	}
 	return s.flush()
+}
+
+// writeRun takes one run of a batch: queued, written by flush.
+func (s *Stream) writeRun(addr uint64, data []byte, zero bool, npages uint64) error {
+	if npages == 0 || npages > (^uint64(0)-addr)/image.PageSize || addr%image.PageSize != 0 {
+		return fmt.Errorf("page run at %#x (%d pages): malformed", addr, npages)
+	}
+	if zero {
+		return s.zero(addr, npages)
+	}
+	if uint64(len(data)) != npages*image.PageSize {
+		return fmt.Errorf("page run at %#x: %d bytes for %d pages", addr, len(data), npages)
+	}
+	if err := s.receiving(addr, addr+npages*image.PageSize); err != nil {
+		return err
+	}
+	s.stats.DataPages += npages
+	return s.queue(addr, data)
 }
 
 // zero writes zero pages, except where the mapping was created empty in
@@ -366,12 +372,12 @@ func (s *Stream) receiving(start, end uint64) error {
 			return fmt.Errorf("page %#x: mapping %#x-%#x %s does not take page contents", a, v.Start, v.End, v.Name)
 		}
 		if !s.opened[i] && v.Prot&image.ProtWrite == 0 {
-			if err := s.flush(); err != nil { // writes queued before must not see the change
-				return err
-			}
+			// Queued (WriteBatch batches them); flush runs the queue
+			// before any page is written.
 			prot := uint64(v.Prot) | unix.PROT_READ | unix.PROT_WRITE
-			if _, err := s.t.call(unix.SYS_MPROTECT, v.Start, v.End-v.Start, prot); err != nil {
-				return fmt.Errorf("make %#x-%#x %s writable: %w", v.Start, v.End, v.Name, err)
+			what := fmt.Sprintf("make %#x-%#x %s writable", v.Start, v.End, v.Name)
+			if err := s.t.do(what, unix.SYS_MPROTECT, v.Start, v.End-v.Start, prot); err != nil {
+				return err
 			}
 			s.opened[i] = true
 		}
@@ -407,6 +413,11 @@ func (s *Stream) queue(addr uint64, data []byte) error {
 }
 
 func (s *Stream) flush() error {
+	if err := s.t.flush(); err != nil { // the mappings opened for these writes
+		clear(s.local)
+		s.local, s.remote = s.local[:0], s.remote[:0]
+		return err
+	}
 	if len(s.local) == 0 {
 		return nil
 	}
