@@ -9,15 +9,14 @@ import (
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/internal/ptrace"
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
 // Batched opens get the descriptor foreseen, and one that does not is an
 // error naming the call, not a descriptor used for another.
 func TestOpenForeseen(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("needs root (ptrace of the restore stub)")
-	}
+	testutil.RequireRoot(t)
 	tr := ptrace.NewTracer()
 	defer tr.Close()
 	tk, err := startStub(tr, 0x2000_0000_0000)
