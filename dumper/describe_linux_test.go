@@ -1,14 +1,21 @@
 package dumper
 
 import (
+	"bytes"
 	"cmp"
+	"crypto/sha256"
 	"errors"
 	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/testutil"
 )
 
 // markShared finds the same sharing as comparing every pair: each
@@ -92,5 +99,52 @@ func TestBuildVMAFlags(t *testing.T) {
 	}
 	if m, err := buildVMA(1, anon(procfs.VMAccount), nil); err != nil || m.vma.Flags&image.MapNoreserve != 0 {
 		t.Errorf("accounted: flags %#x, %v", m.vma.Flags, err)
+	}
+}
+
+// A layout carries the regular files the process has open, with their
+// identities (so both ends hash them during pre-copy, not at the freeze),
+// and leaves out what is not a regular file.
+func TestLayoutCarriesOpenFiles(t *testing.T) {
+	testutil.RequireRoot(t)
+	path := filepath.Join(t.TempDir(), "data")
+	content := []byte(strings.Repeat("layout ", 1000))
+	if err := os.WriteFile(path, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	cmd := exec.Command("sleep", "1000")
+	cmd.ExtraFiles = []*os.File{f} // fd 3 in the child; 0-2 are /dev/null
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	s, err := Seize(cmd.Process.Pid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	vmas, err := s.Mappings()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := s.Layout(vmas)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// sleep may still be starting (the loader holding libc open as fd 4):
+	// fd 3 must be there, the /dev/null ones (0-2) must not.
+	fds := c.Processes[0].FDs
+	i := slices.IndexFunc(fds, func(f image.FD) bool { return f.Num == 3 })
+	if i < 0 || fds[i].Path != path || fds[i].File == nil || slices.ContainsFunc(fds, func(f image.FD) bool { return f.Num < 3 }) {
+		t.Fatalf("layout descriptors %+v, want fd 3 on %s and none of 0-2 (/dev/null)", fds, path)
+	}
+	sum := sha256.Sum256(content)
+	if id := fds[i].File; id.Size != int64(len(content)) || !bytes.Equal(id.SHA256, sum[:]) {
+		t.Errorf("identity of fd 3: %+v", id)
 	}
 }

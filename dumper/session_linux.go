@@ -3,6 +3,7 @@ package dumper
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
@@ -200,7 +201,37 @@ func (s *Session) Layout(vmas []image.VMA) (*image.Checkpoint, error) {
 	if err != nil {
 		return nil, err
 	}
-	return newCheckpoint(image.Process{PID: int32(pid), Comm: comm, Creds: credsOf(status), MM: image.MM{VMAs: vmas}}), nil
+	return newCheckpoint(image.Process{PID: int32(pid), Comm: comm, Creds: credsOf(status), MM: image.MM{VMAs: vmas}, FDs: s.openFiles()}), nil
+}
+
+// openFiles lists the process's descriptors of regular files with their
+// identities, best effort (the process runs: those that cannot be read
+// are left out). A layout carries them so that both ends compute the
+// identities during pre-copy, and at the freeze each is a stat: a 512 MiB
+// file open took 426 ms of the source's freeze to hash, and as long again
+// on the destination.
+func (s *Session) openFiles() []image.FD {
+	pid := s.f.pid
+	fds, err := procfs.FDs(pid)
+	if err != nil {
+		return nil
+	}
+	var out []image.FD
+	for _, fd := range fds {
+		if fd.Kind() != procfs.FDFile || strings.HasSuffix(fd.Target, " (deleted)") {
+			continue
+		}
+		st, err := procfs.StatFD(pid, fd.Num)
+		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
+			continue
+		}
+		id, err := s.f.files.Of(fd.Target)
+		if err != nil {
+			continue
+		}
+		out = append(out, image.FD{Num: int32(fd.Num), Kind: image.FDFile, Path: fd.Target, File: &id})
+	}
+	return out
 }
 
 // Span is a page-aligned range of memory to copy.

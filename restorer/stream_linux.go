@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"time"
 
@@ -99,6 +100,7 @@ func BeginStream(ctx context.Context, layout *image.Checkpoint) (*Stream, error)
 		s.Abort()
 		return nil, fmt.Errorf("restore pid %d: %w", p.PID, err)
 	}
+	s.warmFiles(p.FDs)
 	s.round = 1
 	return s, nil
 }
@@ -123,6 +125,19 @@ func layoutProcess(c *image.Checkpoint) (*image.Process, error) {
 
 // PID is the process's PID.
 func (s *Stream) PID() int { return s.t.pid }
+
+// warmFiles computes the identities of the regular files a layout says
+// the process has open, into the cache the freeze's check uses, so that
+// there each is a stat. Best effort: what the freeze checks is the final
+// state's descriptors, and a file that cannot be identified now is
+// reported then.
+func (s *Stream) warmFiles(fds []image.FD) {
+	for _, f := range fds {
+		if f.File != nil && f.File.Mode&unix.S_IFMT == unix.S_IFREG && filepath.IsAbs(f.File.Path) {
+			_, _ = s.files.Of(f.File.Path)
+		}
+	}
+}
 
 // RoundDone gives the mappings made writable to receive the round's pages
 // their own protection back, in one batch, so that the frozen round
@@ -163,6 +178,7 @@ func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
 	if err := s.t.tr.Do(func() error { return s.apply(p.MM.VMAs, fresh, false, p.Creds) }); err != nil {
 		return fmt.Errorf("round %d layout: %w", s.round+1, err)
 	}
+	s.warmFiles(p.FDs)
 	s.round++
 	return nil
 }

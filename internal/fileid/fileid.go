@@ -22,9 +22,10 @@ import (
 // maxNote bounds the ELF notes read when looking for a build-id.
 const maxNote = 1 << 16
 
-// Of computes the identity of the file at path.
+// Of computes the identity of the file at path. It opens without waiting
+// (a FIFO's open would block for a writer) and without taking a terminal.
 func Of(path string) (image.FileID, error) {
-	f, err := os.Open(path)
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	if err != nil {
 		return image.FileID{}, fmt.Errorf("identify %s: %w", path, err)
 	}

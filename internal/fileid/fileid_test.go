@@ -2,9 +2,13 @@ package fileid
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestELFBuildID(t *testing.T) {
@@ -84,5 +88,30 @@ func TestCacheRevalidates(t *testing.T) {
 	}
 	if _, err := c.Of(filepath.Join(t.TempDir(), "missing")); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// A FIFO is identified without waiting for a writer (an open for reading
+// would block): by its type alone.
+func TestOfFIFO(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "fifo")
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() {
+		id, err := Of(path)
+		if err == nil && (id.Mode&0o170000 != 0o010000 || id.SHA256 != nil) {
+			err = fmt.Errorf("identity %+v", id)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Of blocked on a FIFO")
 	}
 }
