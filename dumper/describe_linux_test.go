@@ -102,10 +102,10 @@ func TestBuildVMAFlags(t *testing.T) {
 	}
 }
 
-// A layout carries the regular files the process has open, with their
-// identities (so both ends hash them during pre-copy, not at the freeze),
-// and leaves out what is not a regular file.
-func TestLayoutCarriesOpenFiles(t *testing.T) {
+// OpenFiles lists the regular files the process has open, with their
+// identities (pre-copy layouts carry them, so that both ends hash them
+// before the freeze), and leaves out what is not a regular file.
+func TestOpenFiles(t *testing.T) {
 	testutil.RequireRoot(t)
 	path := filepath.Join(t.TempDir(), "data")
 	content := []byte(strings.Repeat("layout ", 1000))
@@ -132,13 +132,12 @@ func TestLayoutCarriesOpenFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := s.Layout(vmas)
-	if err != nil {
+	if _, err := s.Layout(vmas); err != nil {
 		t.Fatal(err)
 	}
 	// sleep may still be starting (the loader holding libc open as fd 4):
 	// fd 3 must be there, the /dev/null ones (0-2) must not.
-	fds := c.Processes[0].FDs
+	fds := s.OpenFiles()
 	i := slices.IndexFunc(fds, func(f image.FD) bool { return f.Num == 3 })
 	if i < 0 || fds[i].Path != path || fds[i].File == nil || slices.ContainsFunc(fds, func(f image.FD) bool { return f.Num < 3 }) {
 		t.Fatalf("layout descriptors %+v, want fd 3 on %s and none of 0-2 (/dev/null)", fds, path)

@@ -507,6 +507,9 @@ func (m *migration) sendLayout(ctx context.Context, round uint32, final bool) er
 	if err != nil {
 		return err
 	}
+	if !final { // the frozen state follows the final one at once
+		c.Processes[0].FDs = m.s.OpenFiles()
+	}
 	b, err := image.Marshal(c)
 	if err != nil {
 		return err
