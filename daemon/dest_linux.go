@@ -334,11 +334,7 @@ func (b *builder) nextLayout(ctx context.Context) error {
 			return err
 		}
 	} else {
-		fresh := make([]restorer.Range, len(l.Fresh))
-		for i, r := range l.Fresh {
-			fresh[i] = restorer.Range{Start: r.Start, End: r.End}
-		}
-		if err := b.stream.Update(c, fresh); err != nil {
+		if err := b.stream.Update(c, l.Fresh); err != nil {
 			return err
 		}
 	}

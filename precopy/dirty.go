@@ -3,6 +3,7 @@ package precopy
 import (
 	"errors"
 	"fmt"
+	"github.com/migrate-dev/migrate/internal/ranges"
 	"slices"
 )
 
@@ -13,12 +14,7 @@ import (
 var ErrNoTracking = errors.New("dirty tracking not available")
 
 // A Range is a page-aligned [Start, End) address range.
-type Range struct{ Start, End uint64 }
-
-// Len returns End - Start in bytes.
-func (r Range) Len() uint64 { return r.End - r.Start }
-
-func (r Range) String() string { return fmt.Sprintf("%#x-%#x", r.Start, r.End) }
+type Range = ranges.Range
 
 // Tracker reports which pages of a process were written since the last
 // time it was asked.

@@ -243,7 +243,7 @@ func startHelper(t testing.TB) *helperProc {
 		if _, err := fmt.Sscan(h.readLine(t), &name, &addr, &n); err != nil {
 			t.Fatalf("helper start: %v", err)
 		}
-		*r = Range{addr, addr + n*trackPageSize}
+		*r = Range{Start: addr, End: addr + n*trackPageSize}
 	}
 	return h
 }
@@ -277,7 +277,7 @@ func (h *helperProc) mmap(t testing.TB, n int) Range {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return Range{addr, addr + uint64(n)*trackPageSize}
+	return Range{Start: addr, End: addr + uint64(n)*trackPageSize}
 }
 
 // readLine reads one line from the helper, failing after a timeout.

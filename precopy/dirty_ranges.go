@@ -1,8 +1,8 @@
 package precopy
 
 import (
-	"cmp"
 	"fmt"
+	"github.com/migrate-dev/migrate/internal/ranges"
 	"slices"
 )
 
@@ -21,21 +21,10 @@ func checkRanges(rs []Range) error {
 
 // normalizeRanges returns rs sorted with overlapping and adjacent ranges
 // merged, in a new slice.
-func normalizeRanges(rs []Range) []Range { return sortMerge(slices.Clone(rs)) }
+func normalizeRanges(rs []Range) []Range { return ranges.Normalize(rs) }
 
 // sortMerge sorts rs and merges overlapping and adjacent ranges, in place.
-func sortMerge(rs []Range) []Range {
-	slices.SortFunc(rs, func(a, b Range) int { return cmp.Compare(a.Start, b.Start) })
-	out := rs[:0]
-	for _, r := range rs {
-		if n := len(out); n > 0 && r.Start <= out[n-1].End {
-			out[n-1].End = max(out[n-1].End, r.End)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
-}
+func sortMerge(rs []Range) []Range { return ranges.SortMerge(rs) }
 
 // appendMerged appends r to the sorted, merged rs, merging it with the last
 // range when they touch. r must not start below the last range's start.
@@ -64,12 +53,12 @@ func subtractRanges(a, b []Range) []Range {
 		cur := r.Start
 		for k := j; k < len(b) && b[k].Start < r.End; k++ {
 			if b[k].Start > cur {
-				out = append(out, Range{cur, b[k].Start})
+				out = append(out, Range{Start: cur, End: b[k].Start})
 			}
 			cur = max(cur, b[k].End)
 		}
 		if cur < r.End {
-			out = append(out, Range{cur, r.End})
+			out = append(out, Range{Start: cur, End: r.End})
 		}
 	}
 	return out
@@ -83,7 +72,7 @@ func intersectRanges(a, b []Range) []Range {
 	for i < len(a) && j < len(b) {
 		lo, hi := max(a[i].Start, b[j].Start), min(a[i].End, b[j].End)
 		if lo < hi {
-			out = append(out, Range{lo, hi})
+			out = append(out, Range{Start: lo, End: hi})
 		}
 		if a[i].End < b[j].End {
 			i++

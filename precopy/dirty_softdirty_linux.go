@@ -86,7 +86,7 @@ var haveSoftDirty = sync.OnceValue(func() error {
 	}
 	mem[0] = 2
 	start := sliceStart(mem)
-	got, err := src.dirty(Range{start, start + trackPageSize}, nil)
+	got, err := src.dirty(Range{Start: start, End: start + trackPageSize}, nil)
 	if err != nil {
 		return err
 	}
@@ -218,7 +218,7 @@ func (p *procSoftDirty) dirty(r Range, out []Range) ([]Range, error) {
 		for i, e := range entries {
 			if e.SoftDirty() {
 				a := addr + uint64(i)*trackPageSize
-				out = appendMerged(out, Range{a, a + trackPageSize})
+				out = appendMerged(out, Range{Start: a, End: a + trackPageSize})
 			}
 		}
 		addr += n * trackPageSize

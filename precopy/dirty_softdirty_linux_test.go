@@ -28,7 +28,7 @@ type fakeSoftDirty struct{ written map[uint64]bool }
 func (f *fakeSoftDirty) dirty(r Range, out []Range) ([]Range, error) {
 	for _, p := range slices.Sorted(maps.Keys(f.written)) {
 		if p >= r.Start && p < r.End {
-			out = appendMerged(out, Range{p, p + trackPageSize})
+			out = appendMerged(out, Range{Start: p, End: p + trackPageSize})
 		}
 	}
 	return out, nil
@@ -42,7 +42,7 @@ func (f *fakeSoftDirty) close() error { return nil }
 func TestSoftDirtyBookkeeping(t *testing.T) {
 	src := &fakeSoftDirty{written: map[uint64]bool{}}
 	s := &SoftDirtyTracker{src: src}
-	a, b, c := Range{0x10000, 0x20000}, Range{0x40000, 0x50000}, Range{0x80000, 0x90000}
+	a, b, c := Range{Start: 0x10000, End: 0x20000}, Range{Start: 0x40000, End: 0x50000}, Range{Start: 0x80000, End: 0x90000}
 	write := func(pages ...uint64) {
 		for _, p := range pages {
 			src.written[p] = true
@@ -64,7 +64,7 @@ func TestSoftDirtyBookkeeping(t *testing.T) {
 		t.Fatal(err)
 	}
 	write(0x41000)
-	collect(Range{0x11000, 0x12000}, Range{0x41000, 0x42000})
+	collect(Range{Start: 0x11000, End: 0x12000}, Range{Start: 0x41000, End: 0x42000})
 	collect()
 	write(0x12000, 0x13000, 0x42000, 0x100000)
 	if err := s.Track([]Range{c}); err != nil {
@@ -73,7 +73,7 @@ func TestSoftDirtyBookkeeping(t *testing.T) {
 	if err := s.Untrack([]Range{a}); err != nil {
 		t.Fatal(err)
 	}
-	collect(Range{0x42000, 0x43000})
+	collect(Range{Start: 0x42000, End: 0x43000})
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}

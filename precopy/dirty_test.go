@@ -12,23 +12,23 @@ func TestNoneTracker(t *testing.T) {
 	if n.Name() != "none" {
 		t.Fatal(n.Name())
 	}
-	if err := n.Track([]Range{{0x3000, 0x5000}, {0x1000, 0x2000}, {0x2000, 0x3000}, {0x8000, 0x9000}}); err != nil {
+	if err := n.Track([]Range{{Start: 0x3000, End: 0x5000}, {Start: 0x1000, End: 0x2000}, {Start: 0x2000, End: 0x3000}, {Start: 0x8000, End: 0x9000}}); err != nil {
 		t.Fatal(err)
 	}
 	for range 2 {
 		got, err := n.Collect()
-		if want := []Range{{0x1000, 0x5000}, {0x8000, 0x9000}}; err != nil || !slices.Equal(got, want) {
+		if want := []Range{{Start: 0x1000, End: 0x5000}, {Start: 0x8000, End: 0x9000}}; err != nil || !slices.Equal(got, want) {
 			t.Fatalf("collected %v, %v; want %v", got, err, want)
 		}
 	}
-	if err := n.Untrack([]Range{{0x2000, 0x3000}, {0x20000, 0x30000}}); err != nil {
+	if err := n.Untrack([]Range{{Start: 0x2000, End: 0x3000}, {Start: 0x20000, End: 0x30000}}); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := n.Collect()
-	if want := []Range{{0x1000, 0x2000}, {0x3000, 0x5000}, {0x8000, 0x9000}}; !slices.Equal(got, want) {
+	if want := []Range{{Start: 0x1000, End: 0x2000}, {Start: 0x3000, End: 0x5000}, {Start: 0x8000, End: 0x9000}}; !slices.Equal(got, want) {
 		t.Fatalf("after Untrack: collected %v, want %v", got, want)
 	}
-	for _, bad := range []Range{{0x1000, 0x1000}, {0x2000, 0x1000}, {0x1001, 0x2000}, {0x1000, 0x2fff}} {
+	for _, bad := range []Range{{Start: 0x1000, End: 0x1000}, {Start: 0x2000, End: 0x1000}, {Start: 0x1001, End: 0x2000}, {Start: 0x1000, End: 0x2fff}} {
 		if err := n.Track([]Range{bad}); err == nil {
 			t.Errorf("Track(%v) did not fail", bad)
 		}
@@ -49,7 +49,7 @@ func TestRangeSets(t *testing.T) {
 		for range rng.IntN(6) {
 			lo := rng.IntN(pages)
 			hi := lo + 1 + rng.IntN(pages-lo)
-			rs = append(rs, Range{uint64(lo) * trackPageSize, uint64(hi) * trackPageSize})
+			rs = append(rs, Range{Start: uint64(lo) * trackPageSize, End: uint64(hi) * trackPageSize})
 			for i := lo; i < hi; i++ {
 				bits[i] = true
 			}
@@ -60,7 +60,7 @@ func TestRangeSets(t *testing.T) {
 		var rs []Range
 		for i, b := range bits {
 			if b {
-				rs = appendMerged(rs, Range{uint64(i) * trackPageSize, uint64(i+1) * trackPageSize})
+				rs = appendMerged(rs, Range{Start: uint64(i) * trackPageSize, End: uint64(i+1) * trackPageSize})
 			}
 		}
 		return rs

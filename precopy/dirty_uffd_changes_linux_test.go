@@ -145,7 +145,7 @@ func TestUffdDontneed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !slices.Contains(got, Range{pages[0], pages[0] + trackPageSize}) {
+	if !slices.Contains(got, Range{Start: pages[0], End: pages[0] + trackPageSize}) {
 		t.Errorf("anonymous page emptied by MADV_DONTNEED not reported: %v", got)
 	}
 	t.Logf("after MADV_DONTNEED of an anonymous and a private file page: %v", got)
@@ -168,7 +168,7 @@ func TestUffdMappingsChange(t *testing.T) {
 	if err := u.Untrack([]Range{b}); err != nil {
 		t.Fatalf("untracking an unmapped range: %v", err)
 	}
-	if err := u.Untrack([]Range{b, {0x1000, 0x3000}}); err != nil {
+	if err := u.Untrack([]Range{b, {Start: 0x1000, End: 0x3000}}); err != nil {
 		t.Fatalf("untracking ranges never tracked: %v", err)
 	}
 	c := h.mmap(t, 32)
@@ -183,7 +183,7 @@ func TestUffdMappingsChange(t *testing.T) {
 
 	// Replace pages 8-15 of c with a fresh mapping: reported whole, then
 	// tracked again.
-	replaced := Range{c.Start + 8*trackPageSize, c.Start + 16*trackPageSize}
+	replaced := Range{Start: c.Start + 8*trackPageSize, End: c.Start + 16*trackPageSize}
 	if got := h.do(t, "f %#x 8", replaced.Start); got != "ok" {
 		t.Fatal(got)
 	}

@@ -306,7 +306,7 @@ func (t *UffdTracker) scan(r Range, written bool, out []Range) ([]Range, error) 
 			return nil, fmt.Errorf("collecting %v in pid %d: %w", r, t.pid, err)
 		}
 		for _, reg := range t.vec[:n] {
-			out = append(out, Range{reg.Start, reg.End})
+			out = append(out, Range{Start: reg.Start, End: reg.End})
 		}
 		if arg.WalkEnd <= start {
 			return nil, fmt.Errorf("collecting %v in pid %d: PAGEMAP_SCAN made no progress at %#x", r, t.pid, start)

@@ -70,7 +70,7 @@ func collectWant(t *testing.T, tk Tracker, pages []uint64, what string) {
 	}
 	var want []Range
 	for _, p := range pages {
-		want = append(want, Range{p, p + trackPageSize})
+		want = append(want, Range{Start: p, End: p + trackPageSize})
 	}
 	if want = normalizeRanges(want); !slices.Equal(got, want) {
 		t.Fatalf("%s: collected %v, want %v", what, got, want)
@@ -180,7 +180,7 @@ func TestUffdTrackRefused(t *testing.T) {
 		t.Fatalf("tracking a shared mapping of a read-only file: %v, want an error naming %v", err, h.ro)
 	}
 	t.Log(err)
-	if err := u.Track([]Range{{h.anon.Start + 1, h.anon.End}}); err == nil {
+	if err := u.Track([]Range{{Start: h.anon.Start + 1, End: h.anon.End}}); err == nil {
 		t.Fatal("tracking an unaligned range did not fail")
 	}
 	// The refused range is not tracked: Collect still works.

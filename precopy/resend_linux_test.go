@@ -308,7 +308,7 @@ func mapInto(s *dumper.Session, n int) (Range, error) {
 	if _, err := r.Syscall(unix.SYS_MADVISE, addr, size, unix.MADV_NOHUGEPAGE); err != nil {
 		return Range{}, fmt.Errorf("madvise in pid %d: %w", s.PID(), err)
 	}
-	return Range{addr, addr + size}, nil
+	return Range{Start: addr, End: addr + size}, nil
 }
 
 func pagesFrom(r Range) []uint64 {

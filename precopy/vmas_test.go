@@ -52,7 +52,7 @@ func TestLayoutSpans(t *testing.T) {
 // once.
 func TestRetracked(t *testing.T) {
 	a, b, c := anonVMA(0x1000, 0x3000, 3), anonVMA(0x3000, 0x5000, 1), anonVMA(0x8000, 0x9000, 3)
-	got := retracked([]image.VMA{b}, []image.VMA{a, b, c}, []Range{{0x2000, 0x4000}})
+	got := retracked([]image.VMA{b}, []image.VMA{a, b, c}, []Range{{Start: 0x2000, End: 0x4000}})
 	if want := []image.VMA{b, a}; !slices.EqualFunc(got, want, image.VMA.Same) {
 		t.Fatalf("retracked = %v, want %v", got, want)
 	}
@@ -85,7 +85,7 @@ func TestCanTrack(t *testing.T) {
 func TestPrivateFileParts(t *testing.T) {
 	vmas := []image.VMA{anonVMA(0x1000, 0x4000, 3), fileVMA(0x4000, 0x8000, image.MapPrivate), fileVMA(0x8000, 0x9000, image.MapShared)}
 	spans := []dumper.Span{{Start: 0x2000, End: 0x5000}, {Start: 0x6000, End: 0x9000}}
-	if got, want := privateFileParts(spans, vmas), []Range{{0x4000, 0x5000}, {0x6000, 0x8000}}; !slices.Equal(got, want) {
+	if got, want := privateFileParts(spans, vmas), []Range{{Start: 0x4000, End: 0x5000}, {Start: 0x6000, End: 0x8000}}; !slices.Equal(got, want) {
 		t.Fatalf("privateFileParts = %v, want %v", got, want)
 	}
 }

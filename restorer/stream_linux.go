@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/migrate-dev/migrate/internal/ranges"
 	"path/filepath"
 	"slices"
 	"time"
@@ -189,7 +190,7 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 	area := image.VMA{Start: s.t.scratch, End: s.t.scratch + areaSize}
 	var made []image.VMA
 	opened, zeroed := make([]bool, len(vmas)), make([]bool, len(vmas))
-	fresh = mergedRanges(fresh)
+	fresh = ranges.Normalize(fresh)
 	for i, v := range vmas {
 		if v.Start < area.End && area.Start < v.End {
 			return fmt.Errorf("mapping %#x-%#x takes the restore area at %#x: not supported during pre-copy", v.Start, v.End, area.Start)
@@ -244,26 +245,10 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 }
 
 // Range is a page-aligned address range [Start, End).
-type Range struct{ Start, End uint64 }
-
-// mergedRanges returns the union of rs as sorted, disjoint ranges (a new
-// slice).
-func mergedRanges(rs []Range) []Range {
-	rs = slices.Clone(rs)
-	slices.SortFunc(rs, func(a, b Range) int { return cmp.Compare(a.Start, b.Start) })
-	var out []Range
-	for _, r := range rs {
-		if k := len(out); k > 0 && r.Start <= out[k-1].End {
-			out[k-1].End = max(out[k-1].End, r.End)
-			continue
-		}
-		out = append(out, r)
-	}
-	return out
-}
+type Range = ranges.Range
 
 // overlapsAny reports whether v overlaps a range of rs (sorted and
-// disjoint, as mergedRanges returns them): the last range that starts
+// disjoint, as ranges.Normalize returns them): the last range that starts
 // before v ends is the only one that can reach v.
 func overlapsAny(rs []Range, v image.VMA) bool {
 	n, _ := slices.BinarySearchFunc(rs, v.End, func(r Range, end uint64) int { return cmp.Compare(r.Start, end) })

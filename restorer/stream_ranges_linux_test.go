@@ -1,6 +1,7 @@
 package restorer
 
 import (
+	"github.com/migrate-dev/migrate/internal/ranges"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -31,7 +32,7 @@ func TestRangeLookups(t *testing.T) {
 			s := uint64(0x10000 + r.IntN(200)*image.PageSize)
 			fresh = append(fresh, Range{Start: s, End: s + uint64(1+r.IntN(8))*image.PageSize})
 		}
-		merged := mergedRanges(fresh)
+		merged := ranges.Normalize(fresh)
 		for _, v := range append(slices.Clone(old), cur...) {
 			naive := slices.ContainsFunc(fresh, func(f Range) bool { return f.Start < v.End && v.Start < f.End })
 			if got := overlapsAny(merged, v); got != naive {
@@ -74,7 +75,7 @@ func BenchmarkApplyLookups(b *testing.B) {
 		fresh = append(fresh, Range{Start: v.Start, End: v.End})
 	}
 	for b.Loop() {
-		merged := mergedRanges(fresh)
+		merged := ranges.Normalize(fresh)
 		for _, v := range vs {
 			if !overlapsAny(merged, v) && sameIn(vs, v) < 0 {
 				b.Fatal("not found")
