@@ -349,6 +349,9 @@ func TestLendMisuse(t *testing.T) {
 		if err := s.EndRound(1); !errors.Is(err, errLent) {
 			t.Fatalf("%s: EndRound while lent: %v", name, err)
 		}
+		if err := s.CloseSend(); !errors.Is(err, errLent) {
+			t.Fatalf("%s: CloseSend while lent: %v", name, err)
+		}
 		if err := s.Commit(c.addrs, c.zero, c.skip); err == nil {
 			t.Errorf("%s: commit accepted", name)
 		}

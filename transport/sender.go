@@ -342,6 +342,9 @@ func (p *PageSender) CloseSend() error {
 	if p.closed {
 		return ErrClosed
 	}
+	if p.lent != nil { // as every other call while lent: the sender stays usable
+		return errLent
+	}
 	err := p.marker(batchEnd, p.round)
 	p.closed = true
 	close(p.toComp)
