@@ -82,12 +82,8 @@ func newPageSender(ctx context.Context, s *quic.Stream, cfg Config) *PageSender 
 	p.stopStream = watch(s.Context(), func() {
 		p.fail(fmt.Errorf("page sender: %w", context.Cause(s.Context())))
 	})
-	var spare *batchBuf
-	if cfg.Compress {
-		spare = newBatchBuf(cfg.MaxBatch)
-	}
 	p.wg.Add(2)
-	go p.compressLoop(spare)
+	go p.compressLoop()
 	go p.writeLoop()
 	return p
 }
@@ -118,12 +114,13 @@ func (p *PageSender) failed() error {
 // not go out becomes the next spare. Were the spare returned to the pool,
 // the caller could take it first, and compression would wait for the
 // writer instead of overlapping with it.
-func (p *PageSender) compressLoop(spare *batchBuf) {
+func (p *PageSender) compressLoop() {
 	defer p.wg.Done()
 	defer close(p.toSend)
 	var c *lz4.Compressor
-	if spare != nil {
-		c = new(lz4.Compressor)
+	var spare *batchBuf
+	if p.cfg.Compress {
+		c, spare = new(lz4.Compressor), newBatchBuf(p.cfg.MaxBatch)
 	}
 	for {
 		var b *batchBuf
