@@ -3,7 +3,6 @@ package dumper
 import (
 	"context"
 	"fmt"
-	"strings"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
@@ -218,18 +217,11 @@ func (s *Session) OpenFiles() []image.FD {
 	}
 	var out []image.FD
 	for _, fd := range fds {
-		if fd.Kind() != procfs.FDFile || strings.HasSuffix(fd.Target, " (deleted)") {
-			continue
+		// As the frozen state read will describe it, so that the same
+		// files are hashed into the same cache.
+		if f, err := describeFD(pid, fd, s.f.files); err == nil && f.File != nil {
+			out = append(out, f)
 		}
-		st, err := procfs.StatFD(pid, fd.Num)
-		if err != nil || st.Mode&unix.S_IFMT != unix.S_IFREG {
-			continue
-		}
-		id, err := s.f.files.Of(fd.Target)
-		if err != nil {
-			continue
-		}
-		out = append(out, image.FD{Num: int32(fd.Num), Kind: image.FDFile, Path: fd.Target, File: &id})
 	}
 	return out
 }

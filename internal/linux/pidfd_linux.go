@@ -49,13 +49,6 @@ func Tgkill(tgid, tid int, sig unix.Signal) error {
 // kcmpFile is KCMP_FILE from <linux/kcmp.h>.
 const kcmpFile = 0
 
-// SameFile reports whether fd a of pid1 and fd b of pid2 are the same open
-// file description (kcmp KCMP_FILE).
-func SameFile(pid1, a, pid2, b int) (bool, error) {
-	c, err := CompareFiles(pid1, a, pid2, b)
-	return c == 0, err
-}
-
 // CompareFiles orders the open file descriptions of fd a of pid1 and fd b
 // of pid2 (kcmp KCMP_FILE): 0 when they are the same, else -1 or 1, an
 // order the kernel keeps consistent (it compares scrambled pointers), so

@@ -27,7 +27,7 @@ func (fd FD) Kind() FDKind { return ClassifyFD(fd.Target) }
 // descriptor that closes while FDs runs is left out; stop the target first
 // for a consistent table.
 func FDs(pid int) ([]FD, error) {
-	nums, err := fdNums(pid)
+	nums, err := FDNums(pid)
 	if err != nil {
 		return nil, err
 	}
@@ -45,11 +45,9 @@ func FDs(pid int) ([]FD, error) {
 	return fds, nil
 }
 
-// FDNums lists the numbers of pid's open descriptors, sorted.
-func FDNums(pid int) ([]int, error) { return fdNums(pid) }
-
-// fdNums lists the numbers in /proc/PID/fd, sorted.
-func fdNums(pid int) ([]int, error) {
+// FDNums lists the numbers of pid's open descriptors (/proc/PID/fd),
+// sorted.
+func FDNums(pid int) ([]int, error) {
 	path := procPath(pid, "fd")
 	ents, err := os.ReadDir(path)
 	if err != nil {
