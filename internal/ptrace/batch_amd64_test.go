@@ -8,11 +8,10 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"strconv"
-	"strings"
 	"testing"
 
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/procfs"
 	"golang.org/x/sys/unix"
 )
 
@@ -89,7 +88,7 @@ func TestBatch(t *testing.T) {
 	pid := cmd.Process.Pid
 	waitInSyscall(t, pid, pid, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_NANOSLEEP)
 	before, maps := sigState(t, pid), readMaps(t, pid)
-	if ign := sigMask(t, before, "SigIgn"); ign&(1<<(unix.SIGTRAP-1)) == 0 {
+	if ign := sigStatus(t, pid).SigIgn; ign&(1<<(unix.SIGTRAP-1)) == 0 {
 		t.Fatalf("SIGTRAP not ignored in the tracee:\n%s", before)
 	}
 	tr := newTracer(t)
@@ -139,7 +138,7 @@ func TestBatchAnswers(t *testing.T) {
 	if err := linux.ReadMem(h.pid, b.Data(), ans); err != nil {
 		t.Fatal(err)
 	}
-	caught := sigMask(t, sigState(t, h.pid), "SigCgt")
+	caught := sigStatus(t, h.pid).SigCgt
 	for sig := 1; sig <= 64; sig++ {
 		handler := binary.LittleEndian.Uint64(ans[(sig-1)*32:])
 		if err := Errno(ret[sig-1]); err != nil {
@@ -161,21 +160,14 @@ func TestBatchAnswers(t *testing.T) {
 	h.detachAndEcho(t, tr, "ping")
 }
 
-// sigMask returns the hexadecimal mask of the named line of sigState's
-// text.
-func sigMask(t *testing.T, state, name string) uint64 {
+// sigStatus returns pid's /proc status, for its signal masks.
+func sigStatus(t *testing.T, pid int) procfs.ProcStatus {
 	t.Helper()
-	for line := range strings.Lines(state) {
-		if v, ok := strings.CutPrefix(line, name+":"); ok {
-			m, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return m
-		}
+	st, err := procfs.Status(pid)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatalf("no %s in %q", name, state)
-	return 0
+	return st
 }
 
 // readMaps returns /proc/PID/maps.
@@ -196,7 +188,7 @@ func TestBatchLeavesPendingTrap(t *testing.T) {
 	h := startHelper(t, "trapblock")
 	waitInSyscall(t, h.pid, h.pid, unix.SYS_READ)
 	before := sigState(t, h.pid)
-	if sigMask(t, before, "SigPnd")&(1<<(unix.SIGTRAP-1)) == 0 {
+	if sigStatus(t, h.pid).SigPnd&(1<<(unix.SIGTRAP-1)) == 0 {
 		t.Fatalf("no SIGTRAP pending:\n%s", before)
 	}
 	tr := newTracer(t)
@@ -254,7 +246,7 @@ func TestBatchAtIgnoresTrap(t *testing.T) {
 	if err := r.Restore(); err != nil {
 		t.Fatal(err)
 	}
-	if ign := sigMask(t, sigState(t, pid), "SigIgn"); ign&(1<<(unix.SIGTRAP-1)) == 0 {
+	if ign := sigStatus(t, pid).SigIgn; ign&(1<<(unix.SIGTRAP-1)) == 0 {
 		t.Errorf("SIGTRAP not ignored after the batch set it so:\n%s", sigState(t, pid))
 	}
 }

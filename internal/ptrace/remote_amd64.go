@@ -129,10 +129,7 @@ func (r *Remote) syscall(nr uintptr, args []uint64) (uint64, error) {
 	if regs.Rip != wantRip {
 		return 0, fmt.Errorf("tracee stopped at rip %#x, want %#x", regs.Rip, wantRip)
 	}
-	if ret := int64(regs.Rax); ret < 0 && ret >= -4095 {
-		return regs.Rax, unix.Errno(-ret)
-	}
-	return regs.Rax, nil
+	return regs.Rax, Errno(regs.Rax)
 }
 
 // run lets the tracee execute the syscall instruction at r.insn and waits
