@@ -17,13 +17,12 @@ import (
 
 // Layout of the data area.
 const (
-	ldtOff       = 0
-	ldtSize      = 8192 * 8 // a full LDT: 8192 descriptors
-	answersOff   = ldtOff + ldtSize
-	sigactionLen = 32 // struct kernel_sigaction
-	answersSize  = 4 << 10
-	scratchSize  = answersOff + answersSize
-	maxQueries   = 96
+	ldtOff      = 0
+	ldtSize     = 8192 * 8 // a full LDT: 8192 descriptors
+	answersOff  = ldtOff + ldtSize
+	answersSize = 4 << 10
+	scratchSize = answersOff + answersSize
+	maxQueries  = 96
 )
 
 // query is one injected call of the state read and what to make of its
@@ -32,6 +31,7 @@ const (
 type query struct {
 	what   string
 	call   ptrace.Call
+	off    uint64 // of its answer in the answer area
 	answer uint64 // bytes written at the pointer argument
 	decode func(ret uint64, answer []byte) error
 }
@@ -61,7 +61,7 @@ func (q *queries) add(what string, nr uint64, args []uint64, ptrArg int, n uint6
 // of answer.
 func (q *queries) addCall(what string, n uint64, call func(ans uint64) ptrace.Call, decode func(ret uint64, answer []byte) error) {
 	c := call(q.data + answersOff + q.off)
-	q.list = append(q.list, query{what: what, call: c, answer: n, decode: decode})
+	q.list = append(q.list, query{what: what, call: c, off: q.off, answer: n, decode: decode})
 	q.off += (n + 7) &^ 7
 }
 
@@ -87,10 +87,8 @@ func collectInjected(p *image.Process, t *image.Thread, pid int, b *ptrace.Batch
 	if err := linux.ReadMem(pid, b.Data()+answersOff, answers); err != nil {
 		return fmt.Errorf("read the state of pid %d: answers: %w", pid, err)
 	}
-	var off uint64
 	for i, x := range q.list {
-		ans := answers[off : off+x.answer]
-		off += (x.answer + 7) &^ 7
+		ans := answers[x.off : x.off+x.answer]
 		if err := ptrace.Errno(ret[i]); err != nil {
 			return fmt.Errorf("read %s of pid %d: %w", x.what, pid, err)
 		}
@@ -113,7 +111,7 @@ func words(b []byte) []uint64 {
 func addSigactions(q *queries, p *image.Process) {
 	p.SigActions = make([]image.SigAction, image.MaxSignals)
 	for sig := 1; sig <= image.MaxSignals; sig++ {
-		q.add(fmt.Sprintf("signal %d action", sig), unix.SYS_RT_SIGACTION, []uint64{uint64(sig), 0, 0, 8}, 2, sigactionLen,
+		q.add(fmt.Sprintf("signal %d action", sig), unix.SYS_RT_SIGACTION, []uint64{uint64(sig), 0, 0, 8}, 2, ptrace.SigactionSize,
 			func(_ uint64, a []byte) error {
 				w := words(a)
 				p.SigActions[sig-1] = image.SigAction{Handler: w[0], Flags: w[1], Restorer: w[2], Mask: w[3]}

@@ -47,10 +47,13 @@ var batchCode = []byte{
 }
 
 const (
-	callSize      = 64 // bytes of one call in the table
-	sigactionSize = 32 // struct kernel_sigaction (8-byte mask)
-	sigIgn        = 1  // SIG_IGN
+	callSize = 64 // bytes of one call in the table
+	sigIgn   = 1  // SIG_IGN
 )
+
+// SigactionSize is the size of struct kernel_sigaction (8-byte mask), what
+// rt_sigaction reads and writes with sigsetsize 8.
+const SigactionSize = 32
 
 // Batch is an area mapped in a stopped tracee that runs many injected
 // system calls in one stop: reading a process's state takes some 80
@@ -97,7 +100,7 @@ func pageAlign(n uint64) uint64 { return (n + linux.PageSize - 1) &^ (linux.Page
 func (b *Batch) Data() uint64 { return b.data }
 
 // TableSize is the bytes of table a Batch of maxCalls calls needs.
-func TableSize(maxCalls int) uint64 { return uint64(maxCalls+1)*callSize + sigactionSize }
+func TableSize(maxCalls int) uint64 { return uint64(maxCalls+1)*callSize + SigactionSize }
 
 // BatchAt returns a Batch that runs the code of the gadget page (see
 // MapGadget) over a table at addr, TableSize(maxCalls) bytes of writable
@@ -157,7 +160,7 @@ func (b *Batch) Run(calls []Call) ([]uint64, error) {
 	trapAct := b.table + uint64(len(calls)+1)*callSize
 	all := append(calls[:len(calls):len(calls)],
 		Call{Nr: unix.SYS_RT_SIGACTION, Args: [6]uint64{uint64(unix.SIGTRAP), 0, trapAct, 8}})
-	tab := make([]byte, len(all)*callSize+sigactionSize)
+	tab := make([]byte, len(all)*callSize+SigactionSize)
 	le := binary.LittleEndian
 	for i, c := range all {
 		e := tab[i*callSize:]
