@@ -297,7 +297,7 @@ func (h *harness) checkMoved(pid int, beats string, end time.Time) error {
 	}
 	want := end.Add(50 * time.Millisecond).UnixNano()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if t := lastBeatNS(tail(beats, 256)); t >= want {
+		if _, t, _ := workload.LastBeat(tail(beats, 256)); t >= want {
 			return nil
 		}
 		if time.Now().After(deadline) {

@@ -6,8 +6,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/migrate-dev/migrate/api"
@@ -108,7 +106,6 @@ func waitBeats(path string, n int) error {
 
 func lastBeat(path string) int {
 	b, _ := os.ReadFile(path)
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	n, _ := strconv.Atoi(strings.Fields(lines[len(lines)-1] + " 0")[0])
-	return n
+	n, _, _ := workload.LastBeat(b)
+	return int(n)
 }

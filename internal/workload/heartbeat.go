@@ -88,6 +88,20 @@ func ParseBeat(line []byte) (count, ns int64, ok bool) {
 	return c, t, err1 == nil && err2 == nil && c > 0
 }
 
+// LastBeat parses the last whole line of a heartbeat file, or of its
+// tail (whose first line may be torn): ok is false when there is none.
+func LastBeat(data []byte) (count, ns int64, ok bool) {
+	end := bytes.LastIndexByte(data, '\n')
+	if end < 0 {
+		return 0, 0, false // no whole line
+	}
+	data = data[:end]
+	if i := bytes.LastIndexByte(data, '\n'); i >= 0 {
+		data = data[i+1:]
+	}
+	return ParseBeat(data)
+}
+
 // Gaps splits the intervals between lines that end at or after fromNS
 // into those that overlap [winFrom, winTo] (the freeze) and the others,
 // and returns the longest of each in ms: what the freeze cost the

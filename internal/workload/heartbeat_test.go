@@ -81,3 +81,23 @@ func TestGaps(t *testing.T) {
 		t.Errorf("Gaps from 16 ms = %v, %v; want 24, 1", in, out)
 	}
 }
+
+func TestLastBeat(t *testing.T) {
+	for _, tc := range []struct {
+		in        string
+		count, ns int64
+		ok        bool
+	}{
+		{"", 0, 0, false},
+		{"1 100", 0, 0, false}, // no whole line yet
+		{"1 100\n", 1, 100, true},
+		{"1 100\n2 200\n", 2, 200, true},
+		{"1 100\n2 200\n3 3", 2, 200, true}, // torn last line
+		{"00\n2 200\n", 2, 200, true},       // torn first line of a tail
+		{"garbage\n", 0, 0, false},
+	} {
+		if c, ns, ok := LastBeat([]byte(tc.in)); c != tc.count || ns != tc.ns || ok != tc.ok {
+			t.Errorf("LastBeat(%q) = %d, %d, %v, want %d, %d, %v", tc.in, c, ns, ok, tc.count, tc.ns, tc.ok)
+		}
+	}
+}
