@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/linux"
-	"github.com/migrate-dev/migrate/internal/testutil"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/internal/workload"
 )
 
@@ -22,7 +22,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	testutil.CloexecInherited()
+	self.CloexecInherited()
 	code := m.Run()
 	linux.ReapOrphans()
 	os.Exit(code)

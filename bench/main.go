@@ -34,7 +34,7 @@ import (
 
 	"github.com/migrate-dev/migrate/internal/cli"
 	"github.com/migrate-dev/migrate/internal/linux"
-	"golang.org/x/sys/unix"
+	"github.com/migrate-dev/migrate/internal/self"
 )
 
 // Options configure a harness run.
@@ -71,7 +71,7 @@ mixed, spread, 1 stream, lz4). --quick runs 64 and 256 MiB at rates 0 and
 func main() {
 	runSubcommand()
 	// Descriptors inherited from the shell must not reach lab processes.
-	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	_ = self.CloexecInherited()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	if ctx.Err() != nil && err != nil {

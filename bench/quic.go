@@ -14,9 +14,9 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/cli"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/transport"
 	"github.com/quic-go/quic-go"
-	"golang.org/x/sys/unix"
 )
 
 // The physical limit: a bare quic-go transfer between the two lab hosts,
@@ -61,12 +61,10 @@ func writeIdentities(dir string, hosts map[string]net.IP) error {
 	return nil
 }
 
+// cpuSeconds is this process's CPU time in seconds (0 if unreadable).
 func cpuSeconds() float64 {
-	var ru unix.Rusage
-	if unix.Getrusage(unix.RUSAGE_SELF, &ru) != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()).Seconds()
+	d, _ := self.CPUTime()
+	return d.Seconds()
 }
 
 // runQUICSink: quic-sink --id DIR --listen ADDR. Prints LISTENING, takes

@@ -13,12 +13,13 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/internal/workload"
 )
 
 func TestMain(m *testing.M) {
-	if err := testutil.CloexecInherited(); err != nil {
+	if err := self.CloexecInherited(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/internal/testutil"
 )
 
@@ -16,7 +17,7 @@ func TestMain(m *testing.M) {
 			os.Exit(1)
 		}
 	}
-	testutil.CloexecInherited()
+	self.CloexecInherited()
 	code := m.Run()
 	testutil.Cleanup()
 	os.Exit(code)

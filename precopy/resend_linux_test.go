@@ -20,6 +20,7 @@ import (
 	"github.com/migrate-dev/migrate/dumper"
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -254,7 +255,7 @@ func startSleeper(t *testing.T) (*exec.Cmd, uint64) {
 	t.Helper()
 	// Descriptors this binary inherited would go to sleep too, and a
 	// migration refuses pipes.
-	if err := testutil.CloexecInherited(); err != nil {
+	if err := self.CloexecInherited(); err != nil {
 		t.Fatal(err)
 	}
 	cmd := exec.Command("sleep", "100000")

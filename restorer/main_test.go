@@ -5,11 +5,11 @@ import (
 	"os"
 	"testing"
 
-	"github.com/migrate-dev/migrate/internal/testutil"
+	"github.com/migrate-dev/migrate/internal/self"
 )
 
 func TestMain(m *testing.M) {
-	if err := testutil.CloexecInherited(); err != nil {
+	if err := self.CloexecInherited(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

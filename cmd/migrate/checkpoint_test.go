@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -18,7 +19,7 @@ func TestMain(m *testing.M) {
 	if os.Geteuid() == 0 {
 		linux.BecomeSubreaper()
 	}
-	testutil.CloexecInherited()
+	self.CloexecInherited()
 	code := m.Run()
 	testutil.Cleanup()
 	os.Exit(code)

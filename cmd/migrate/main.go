@@ -12,8 +12,8 @@ import (
 	"strconv"
 
 	"github.com/migrate-dev/migrate/internal/cli"
+	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/lab"
-	"golang.org/x/sys/unix"
 )
 
 type command struct {
@@ -55,7 +55,7 @@ func main() {
 	}
 	// Descriptors inherited from whoever started us must not reach the
 	// processes we start (lab hosts and what runs in them).
-	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
+	_ = self.CloexecInherited()
 	cli.Exit("migrate", run(context.Background(), args))
 }
 

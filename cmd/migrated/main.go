@@ -10,7 +10,7 @@ import (
 	"github.com/migrate-dev/migrate/api"
 	"github.com/migrate-dev/migrate/daemon"
 	"github.com/migrate-dev/migrate/internal/cli"
-	"golang.org/x/sys/unix"
+	"github.com/migrate-dev/migrate/internal/self"
 )
 
 const description = `migrated joins the cluster of migration daemons (gossip with
@@ -21,7 +21,7 @@ With no flags it starts a one-node cluster. SIGTERM or SIGINT leaves the
 cluster and exits.`
 
 func main() {
-	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC) // keep inherited descriptors to ourselves
+	_ = self.CloexecInherited() // keep inherited descriptors to ourselves
 	cli.Exit("migrated", run(os.Args[1:]))
 }
 

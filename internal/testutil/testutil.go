@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/migrate-dev/migrate/internal/self"
 )
 
 // RequireRoot skips the test unless it runs as root.
@@ -92,13 +92,6 @@ func Run(name string, args ...string) (string, error) {
 	return string(out), nil
 }
 
-// CloexecInherited marks every descriptor above stderr close-on-exec, so
-// that processes the tests start do not inherit descriptors the test binary
-// got from whoever ran it (which checkpoints would then refuse).
-func CloexecInherited() error {
-	return unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
-}
-
 // Python3 returns the path of the python3 interpreter itself (not a
 // wrapper such as a pyenv shim, which runs as a shell script with child
 // processes for a while), or skips the test when there is none.
@@ -142,11 +135,11 @@ func ReadLine(tb testing.TB, r *bufio.Reader, pid int, timeout time.Duration) st
 
 // CPUTime is the CPU time, user and system, this process used so far.
 func CPUTime(tb testing.TB) time.Duration {
-	var ru unix.Rusage
-	if err := unix.Getrusage(unix.RUSAGE_SELF, &ru); err != nil {
+	d, err := self.CPUTime()
+	if err != nil {
 		tb.Fatal(err)
 	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	return d
 }
 
 // ReportCPU reports CPU seconds per GiB moved, which is also the number of
