@@ -159,7 +159,7 @@ func TestBatchRoundTrip(t *testing.T) {
 				t.Fatalf("%s compress=%v: %v", name, compress, err)
 			}
 			got := memory{}
-			if err := got.apply(Batch{r: &PageReceiver{slots: []slot{{dec: k.dec}}}}); err != nil {
+			if err := k.dec.each(got.put); err != nil {
 				t.Fatal(err)
 			}
 			runsToMemory(runs).equal(t, got)

@@ -186,17 +186,21 @@ func pagesOf(kind string, r *rand.Rand, n int) []byte {
 type memory map[uint64][]byte
 
 func (m memory) apply(b Batch) error {
-	return b.Each(func(addr uint64, data []byte, zero bool, npages uint64) error {
-		for i := range npages {
-			a := addr + i*PageSize
-			if zero {
-				m[a] = nil
-				continue
-			}
-			m[a] = append([]byte(nil), data[i*PageSize:(i+1)*PageSize]...)
+	return b.Each(m.put)
+}
+
+// put records a run of n pages at addr, as Batch.Each and decoded.each
+// hand it over: zero pages, or copies of the pages of data.
+func (m memory) put(addr uint64, data []byte, zero bool, n uint64) error {
+	for i := range n {
+		a := addr + i*PageSize
+		if zero {
+			m[a] = nil
+			continue
 		}
-		return nil
-	})
+		m[a] = append([]byte(nil), data[i*PageSize:(i+1)*PageSize]...)
+	}
+	return nil
 }
 
 // add records pages as the sender sent them.
@@ -252,12 +256,7 @@ func pageStream(tb testing.TB, cfg Config, d time.Duration) (context.Context, *P
 // drainedSender is pageStream with a receiver that drains the stream.
 func drainedSender(tb testing.TB, cfg Config, d time.Duration) (context.Context, *PageSender) {
 	tb.Helper()
-	dialed, accepted, _ := connPair(tb, cfg)
-	ctx := testCtx(tb, d)
-	go drain(ctx, accepted)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		tb.Fatal(err)
-	}
+	ctx, s, rc := pageStream(tb, cfg, d)
+	go receiveAll(ctx, rc, 0, nil)
 	return ctx, s
 }

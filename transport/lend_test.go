@@ -129,7 +129,7 @@ func TestLendRoundTrip(t *testing.T) {
 				t.Fatalf("%s compress=%v: %v", name, compress, err)
 			}
 			got := memory{}
-			if err := got.apply(Batch{r: &PageReceiver{slots: []slot{{dec: k.dec}}}}); err != nil {
+			if err := k.dec.each(got.put); err != nil {
 				t.Fatal(err)
 			}
 			l.want().equal(t, got)
@@ -230,8 +230,7 @@ func TestLendPages(t *testing.T) {
 	for _, compress := range []bool{true, false} {
 		cfg := DefaultConfig()
 		cfg.Compress = compress
-		dialed, accepted, _ := connPair(t, cfg)
-		ctx := testCtx(t, 30*time.Second)
+		ctx, s, rc := pageStream(t, cfg, 30*time.Second)
 		r := rand.New(rand.NewPCG(42, 42))
 		sends := []lentPages{
 			lentOf(mixedPages(r, 256), 0x10000, 37, 0),
@@ -249,22 +248,12 @@ func TestLendPages(t *testing.T) {
 		}
 		got := make(chan []memory, 1)
 		go func() {
-			rc, err := accepted.AcceptPages(ctx)
-			if err != nil {
-				t.Error(err)
-				got <- nil
-				return
-			}
 			rounds, err := receiveAll(ctx, rc, 0, nil)
 			if err != nil {
 				t.Error(err)
 			}
 			got <- rounds
 		}()
-		s, err := dialed.OpenPages(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
 		for _, l := range sends {
 			commitLent(t, s, l)
 		}

@@ -153,13 +153,7 @@ func sendRuns(t *testing.T, s *PageSender, runs []run) {
 
 // Text compresses; zero pages are never sent as data.
 func TestPagesStats(t *testing.T) {
-	dialed, accepted, _ := connPair(t, DefaultConfig())
-	ctx := testCtx(t, 30*time.Second)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	go drain(ctx, accepted)
+	_, s := drainedSender(t, DefaultConfig(), 30*time.Second)
 	r := rand.New(rand.NewPCG(8, 8))
 	sendRuns(t, s, []run{
 		{addr: 0x100000, data: textPages(r, 512)},
@@ -210,18 +204,9 @@ func TestPagesCloseWaits(t *testing.T) {
 // (a migration's destination finishes before the source waits); Wait
 // returns once the receiver has every page.
 func TestPagesCloseSendThenWait(t *testing.T) {
-	dialed, accepted, _ := connPair(t, DefaultConfig())
-	ctx := testCtx(t, 30*time.Second)
-	s, err := dialed.OpenPages(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ctx, s, rc := pageStream(t, DefaultConfig(), 30*time.Second)
 	if err := s.Wait(); err == nil {
 		t.Fatal("Wait before CloseSend succeeded")
-	}
-	rc, err := accepted.AcceptPages(ctx)
-	if err != nil {
-		t.Fatal(err)
 	}
 	var got atomic.Uint64
 	received := make(chan error, 1)
