@@ -83,16 +83,24 @@ func (b *batchBuf) addData(addr uint64, data []byte) uint64 {
 		if !zero && b.ndata == b.maxData || !b.extend(addr+i<<pageShift, 1) {
 			break
 		}
-		b.growBitmap(1)
-		if zero {
-			b.bitmap[b.npages>>3] |= 1 << (b.npages & 7)
-		} else {
+		if !zero {
 			copy(b.buf[metaRoom+b.ndata<<pageShift:], page)
-			b.ndata++
 		}
-		b.npages++
+		b.markPage(zero)
 	}
 	return i
+}
+
+// markPage counts the next page of the batch (its extent added already):
+// a zero bit, or one more data page.
+func (b *batchBuf) markPage(zero bool) {
+	b.growBitmap(1)
+	if zero {
+		b.bitmap[b.npages>>3] |= 1 << (b.npages & 7)
+	} else {
+		b.ndata++
+	}
+	b.npages++
 }
 
 // addZero adds n zero pages at addr and returns how many it took.

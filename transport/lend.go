@@ -94,13 +94,7 @@ func (b *batchBuf) fillLent(addrs []uint64, zero, skip []bool) {
 			b.moved += PageSize
 		}
 		b.extend(a, 1) // cannot fail: addresses ascend, pages <= maxExtents
-		b.growBitmap(1)
-		if zero[i] {
-			b.bitmap[k>>3] |= 1 << (k & 7)
-		} else {
-			b.ndata++
-		}
-		b.npages++
+		b.markPage(zero[i])
 	}
 	b.dense = true
 }
