@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"github.com/migrate-dev/migrate/transport"
 	"golang.org/x/sys/unix"
 )
@@ -33,7 +34,7 @@ const regionPages = 700
 
 func newLendLayout(t *testing.T) *lendLayout {
 	t.Helper()
-	l := &lendLayout{region: mapPages(t, regionPages), scattered: mapPages(t, 64), want: map[uint64][]byte{}}
+	l := &lendLayout{region: testutil.MapPages(t, regionPages), scattered: testutil.MapPages(t, 64), want: map[uint64][]byte{}}
 	r := rand.New(rand.NewPCG(50, 50))
 	for i := range regionPages {
 		p := l.region[i*pageSize : (i+1)*pageSize]
@@ -50,7 +51,7 @@ func newLendLayout(t *testing.T) *lendLayout {
 	for i := range 64 {
 		l.scattered[i*pageSize] = byte(i + 1)
 	}
-	start, other := addrOf(l.region), addrOf(l.scattered)
+	start, other := testutil.AddrOf(l.region), testutil.AddrOf(l.scattered)
 	const none, hole = 100, 300
 	l.hole = start + hole*pageSize
 	l.spans = []Span{
@@ -81,18 +82,6 @@ func (l *lendLayout) unmapHole(t *testing.T) {
 		t.Fatal(errno)
 	}
 }
-
-func mapPages(t *testing.T, n int) []byte {
-	t.Helper()
-	m, err := unix.Mmap(-1, 0, n*pageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Munmap(m) })
-	return m
-}
-
-func addrOf(b []byte) uint64 { return uint64(uintptr(unsafe.Pointer(&b[0]))) }
 
 func pageOrNil(p []byte) []byte {
 	if bytes.Equal(p, zeroPage) {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/procfs"
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,11 +44,11 @@ func (c *pageCollector) AddZero(addr uint64, npages uint64) error {
 // in the frozen last round of a migration too.
 func TestMemReaderSkips(t *testing.T) {
 	const n = 4
-	mem := mapPages(t, n)
+	mem := testutil.MapPages(t, n)
 	for i := range mem {
 		mem[i] = byte(i/pageSize + 1)
 	}
-	start := addrOf(mem)
+	start := testutil.AddrOf(mem)
 	hole := start + pageSize
 	if _, _, errno := unix.Syscall(unix.SYS_MUNMAP, uintptr(hole), pageSize, 0); errno != 0 {
 		t.Fatal(errno)

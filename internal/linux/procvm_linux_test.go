@@ -11,18 +11,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
-
-func mmapPages(t testing.TB, n int) []byte {
-	t.Helper()
-	m, err := unix.Mmap(-1, 0, n*PageSize, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { unix.Munmap(m) })
-	return m
-}
 
 // split cuts total bytes into more than IOV_MAX random pieces, some empty.
 func split(r *rand.Rand, total int) []int {
@@ -37,7 +28,7 @@ func split(r *rand.Rand, total int) []int {
 
 func TestProcessVMManySegments(t *testing.T) {
 	const pages = 32
-	remote := mmapPages(t, pages)
+	remote := testutil.MapPages(t, pages)
 	base := sliceAddr(remote)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range remote {
@@ -78,7 +69,7 @@ func TestProcessVMManySegments(t *testing.T) {
 }
 
 func TestProcessVMPartial(t *testing.T) {
-	m := mmapPages(t, 3)
+	m := testutil.MapPages(t, 3)
 	base := sliceAddr(m)
 	if err := unix.Mprotect(m[2*PageSize:], unix.PROT_NONE); err != nil {
 		t.Fatal(err)
@@ -102,7 +93,7 @@ func TestProcessVMPartial(t *testing.T) {
 }
 
 func TestReadWriteMem(t *testing.T) {
-	m := mmapPages(t, 1)
+	m := testutil.MapPages(t, 1)
 	if err := WriteMem(os.Getpid(), sliceAddr(m)+10, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
@@ -117,11 +108,11 @@ func TestReadWriteMem(t *testing.T) {
 
 func BenchmarkProcessVMReadv(b *testing.B) {
 	const size = 64 << 20
-	src := mmapPages(b, size/PageSize)
+	src := testutil.MapPages(b, size/PageSize)
 	for i := 0; i < size; i += PageSize {
 		src[i] = 1
 	}
-	dst := mmapPages(b, size/PageSize)
+	dst := testutil.MapPages(b, size/PageSize)
 	copy(dst, src)
 	b.SetBytes(size)
 	b.ReportAllocs()

@@ -153,7 +153,7 @@ func BenchmarkStageReadv(b *testing.B) {
 	t := startStageTarget(b, stageRegionMiB)
 	for _, chunk := range []int{1 << 20, 4 << 20} {
 		b.Run(fmt.Sprintf("chunk=%dMiB", chunk>>20), func(b *testing.B) {
-			buf := mmapPages(b, chunk/PageSize)
+			buf := testutil.MapPages(b, chunk/PageSize)
 			b.SetBytes(int64(chunk))
 			b.ReportAllocs()
 			var off uint64
@@ -178,7 +178,7 @@ func BenchmarkStageReadv(b *testing.B) {
 func BenchmarkStageWritev(b *testing.B) {
 	const chunk = 1 << 20
 	t := startStageTarget(b, stageRegionMiB)
-	src := mmapPages(b, chunk/PageSize)
+	src := testutil.MapPages(b, chunk/PageSize)
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range src {
 		src[i] = byte(r.Uint32())

@@ -6,6 +6,7 @@ import (
 	"os"
 	"testing"
 
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -43,7 +44,7 @@ func TestUffdWPAsyncSelf(t *testing.T) {
 		t.Skip(err)
 	}
 	const npages = 16
-	m := mmapPages(t, npages)
+	m := testutil.MapPages(t, npages)
 	for i := 0; i < len(m); i += PageSize {
 		m[i] = 1
 	}

@@ -7,27 +7,14 @@ import (
 	"reflect"
 	"testing"
 
-	"golang.org/x/sys/unix"
+	"github.com/migrate-dev/migrate/internal/testutil"
 )
-
-// mapPages maps n private anonymous pages and returns them and their address.
-func mapPages(t *testing.T, n int) ([]byte, uint64) {
-	t.Helper()
-	ps := os.Getpagesize()
-	mem, err := unix.Mmap(-1, 0, n*ps, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Munmap(mem) })
-	// Keep the kernel from backing the range with one huge page.
-	_ = unix.Madvise(mem, unix.MADV_NOHUGEPAGE)
-	return mem, uint64(reflect.ValueOf(mem).Pointer())
-}
 
 func TestLivePresentRuns(t *testing.T) {
 	const pages = 8
 	ps := uint64(os.Getpagesize())
-	mem, addr := mapPages(t, pages)
+	mem := testutil.MapPages(t, pages)
+	addr := testutil.AddrOf(mem)
 	for _, i := range []uint64{1, 3, 4, 7} {
 		mem[i*ps] = 1
 	}
@@ -61,7 +48,8 @@ func TestLivePresentRuns(t *testing.T) {
 
 func TestLiveReadEntries(t *testing.T) {
 	ps := uint64(os.Getpagesize())
-	mem, addr := mapPages(t, 4)
+	mem := testutil.MapPages(t, 4)
+	addr := testutil.AddrOf(mem)
 	mem[2*ps] = 1
 	pm, err := OpenPagemap(os.Getpid())
 	if err != nil {

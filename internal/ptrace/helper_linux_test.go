@@ -75,7 +75,7 @@ func helperUffd() {
 	for i := 0; i < len(m); i += linux.PageSize {
 		m[i] = 1
 	}
-	fmt.Printf("%#x\n", addrOf(m))
+	fmt.Printf("%#x\n", testutil.AddrOf(m))
 	buf := make([]byte, 1)
 	for {
 		if n, _ := unix.Read(0, buf); n <= 0 {

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
 
@@ -385,7 +386,7 @@ func TestSyscallInsnIn(t *testing.T) {
 		t.Fatalf("SyscallInsnIn(vdso %#x-%#x) = %#x, %v; FindSyscallInsn = %#x", vdso.start, vdso.end, got, ok, want)
 	}
 	zeros := make([]byte, 8192)
-	at := addrOf(zeros)
+	at := testutil.AddrOf(zeros)
 	if a, ok := SyscallInsnIn(pid, at, at+uint64(len(zeros))); ok {
 		t.Errorf("found a syscall instruction at %#x in zeros", a)
 	}
