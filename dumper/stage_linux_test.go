@@ -1,7 +1,6 @@
 package dumper
 
 import (
-	"context"
 	"errors"
 	"regexp"
 	"strconv"
@@ -109,18 +108,12 @@ func bigmemSpans(b *testing.B) (*MemReader, []Span) {
 	return r, spans
 }
 
-// startBigmem starts the bigmem workload with 1 GiB of the given content,
+// startBigmem starts the bigmem workload with 1 GiB of the given content
+// (also without root: the benchmarks skip where reading it fails with EPERM),
 // killed when the benchmark ends, and returns it and its region's address.
 func startBigmem(b *testing.B, content string) (*workload.Proc, uint64) {
 	b.Helper()
-	p, err := workload.Start(context.Background(), "bigmem", "1024", content)
-	if errors.Is(err, workload.ErrNoCompiler) {
-		b.Skip(err)
-	}
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { p.Kill() })
+	p := testutil.StartWorkloadAnyUser(b, "bigmem", "1024", content)
 	m := regexp.MustCompile(`region=(0x[0-9a-f]+)`).FindStringSubmatch(p.Output())
 	if m == nil {
 		b.Fatalf("no region in the workload's output: %q", p.Output())

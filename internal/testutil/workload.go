@@ -11,19 +11,27 @@ import (
 // StartWorkload starts a self-checking workload as root for a test (with
 // its default arguments when args is nil), skipping when gcc is missing,
 // and kills it at the end of the test.
-func StartWorkload(t *testing.T, name string, args ...string) *workload.Proc {
-	t.Helper()
-	RequireRoot(t)
+func StartWorkload(tb testing.TB, name string, args ...string) *workload.Proc {
+	tb.Helper()
+	RequireRoot(tb)
+	return StartWorkloadAnyUser(tb, name, args...)
+}
+
+// StartWorkloadAnyUser is StartWorkload without the root check, for
+// benchmarks that also run unprivileged and skip later, where they need
+// privileges.
+func StartWorkloadAnyUser(tb testing.TB, name string, args ...string) *workload.Proc {
+	tb.Helper()
 	if args == nil {
-		args = workload.DefaultArgs(name, t.TempDir())
+		args = workload.DefaultArgs(name, tb.TempDir())
 	}
 	p, err := workload.Start(context.Background(), name, args...)
 	if errors.Is(err, workload.ErrNoCompiler) {
-		t.Skip(err)
+		tb.Skip(err)
 	}
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { p.Kill() })
+	tb.Cleanup(func() { p.Kill() })
 	return p
 }
