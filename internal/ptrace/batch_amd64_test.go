@@ -112,11 +112,7 @@ func TestBatch(t *testing.T) {
 // TestBatchAnswers checks that answers written through pointers land
 // where the calls said, in a Go helper (which handles SIGTRAP).
 func TestBatchAnswers(t *testing.T) {
-	requireRoot(t)
-	h := startHelper(t, "echo")
-	waitInSyscall(t, h.pid, h.pid, unix.SYS_READ)
-	tr := newTracer(t)
-	seizeAndInterrupt(t, tr, h.pid)
+	h, tr := seizedHelper(t, "echo")
 	r, err := tr.NewRemote(h.pid, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -145,6 +145,18 @@ func startHelper(t *testing.T, mode string) *helperProc {
 	return &helperProc{pid: cmd.Process.Pid, stdin: inW, out: bufio.NewReader(outR)}
 }
 
+// seizedHelper starts a helper in mode, waits until it blocks in read(),
+// and seizes and interrupts it with a tracer closed at cleanup.
+func seizedHelper(t *testing.T, mode string) (*helperProc, *Tracer) {
+	t.Helper()
+	requireRoot(t)
+	h := startHelper(t, mode)
+	waitInSyscall(t, h.pid, h.pid, unix.SYS_READ)
+	tr := newTracer(t)
+	seizeAndInterrupt(t, tr, h.pid)
+	return h, tr
+}
+
 // startSleep starts "sleep 100"; Cleanup kills and reaps it.
 func startSleep(t *testing.T) int {
 	t.Helper()

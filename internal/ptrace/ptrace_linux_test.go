@@ -132,11 +132,7 @@ func injectMmapRoundTrip(t *testing.T, r *Remote, pid int) {
 }
 
 func TestInterruptBlockedRead(t *testing.T) {
-	requireRoot(t)
-	h := startHelper(t, "echo")
-	waitInSyscall(t, h.pid, h.pid, unix.SYS_READ)
-	tr := newTracer(t)
-	seizeAndInterrupt(t, tr, h.pid)
+	h, tr := seizedHelper(t, "echo")
 	regs, err := tr.GetRegs(h.pid)
 	if err != nil {
 		t.Fatal(err)
@@ -166,11 +162,7 @@ func TestInterruptBlockedRead(t *testing.T) {
 }
 
 func TestSignalState(t *testing.T) {
-	requireRoot(t)
-	h := startHelper(t, "sigblock")
-	waitInSyscall(t, h.pid, h.pid, unix.SYS_READ)
-	tr := newTracer(t)
-	seizeAndInterrupt(t, tr, h.pid)
+	h, tr := seizedHelper(t, "sigblock")
 	usr2 := uint64(1) << (unix.SIGUSR2 - 1)
 	mask, err := tr.GetSigmask(h.pid)
 	if err != nil || mask&usr2 == 0 {
