@@ -218,8 +218,8 @@ func (t *task) finishSteps(p *image.Process, writable []bool, res *Result) []ste
 	th := &p.Threads[0]
 	return []step{
 		{"files", func() error {
-			// Batched: an open's answer is needed (the descriptor), the
-			// calls around it are not.
+			// Batched, the opens too: each gets the descriptor openFDs
+			// foresees (and checks).
 			return t.batched(func() error {
 				return t.asProcess(p.Creds, func() error {
 					if err := t.openFDs(p); err != nil {
