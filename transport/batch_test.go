@@ -51,6 +51,16 @@ func (k *codec) encode(tb testing.TB, runs []run, compress bool) []byte {
 }
 
 // decode decodes one whole encoded batch.
+// decodeMemory decodes b and applies its runs to a fresh memory.
+func (k *codec) decodeMemory(b []byte) (batchHeader, memory, error) {
+	h, err := k.decode(b)
+	if err != nil {
+		return h, nil, err
+	}
+	got := memory{}
+	return h, got, k.dec.each(got.put)
+}
+
 func (k *codec) decode(b []byte) (batchHeader, error) {
 	h, err := parseBatchHeader(b)
 	if err != nil {
@@ -154,13 +164,9 @@ func TestBatchRoundTrip(t *testing.T) {
 	for name, runs := range testRuns(r) {
 		for _, compress := range []bool{false, true} {
 			wire := k.encode(t, runs, compress)
-			h, err := k.decode(wire)
+			h, got, err := k.decodeMemory(wire)
 			if err != nil {
 				t.Fatalf("%s compress=%v: %v", name, compress, err)
-			}
-			got := memory{}
-			if err := k.dec.each(got.put); err != nil {
-				t.Fatal(err)
 			}
 			runsToMemory(runs).equal(t, got)
 			wantComp := byte(compNone)

@@ -124,13 +124,9 @@ func TestLendRoundTrip(t *testing.T) {
 	for name, l := range lentCases(r) {
 		for _, compress := range []bool{false, true} {
 			wire, moved := k.encodeLent(t, l, compress)
-			h, err := k.decode(wire)
+			h, got, err := k.decodeMemory(wire)
 			if err != nil {
 				t.Fatalf("%s compress=%v: %v", name, compress, err)
-			}
-			got := memory{}
-			if err := k.dec.each(got.put); err != nil {
-				t.Fatal(err)
 			}
 			l.want().equal(t, got)
 			checkLentHeader(t, name, compress, h, k.dec.npages)

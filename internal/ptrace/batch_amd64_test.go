@@ -199,11 +199,7 @@ func TestBatchLeavesPendingTrap(t *testing.T) {
 // TestBatchAtIgnoresTrap runs a batch from a gadget page whose calls set
 // SIGTRAP to SIG_IGN: the int3 that ends the batch must not undo that.
 func TestBatchAtIgnoresTrap(t *testing.T) {
-	requireRoot(t)
-	pid := startSleep(t)
-	waitInSyscall(t, pid, pid, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_NANOSLEEP)
-	tr := newTracer(t)
-	seizeAndInterrupt(t, tr, pid)
+	pid, tr := seizedSleep(t)
 	r, err := tr.NewRemote(pid, 0)
 	if err != nil {
 		t.Fatal(err)

@@ -157,6 +157,17 @@ func seizedHelper(t *testing.T, mode string) (*helperProc, *Tracer) {
 	return h, tr
 }
 
+// seizedSleep is seizedHelper for "sleep 100", stopped in its nanosleep.
+func seizedSleep(t *testing.T) (int, *Tracer) {
+	t.Helper()
+	requireRoot(t)
+	pid := startSleep(t)
+	waitInSyscall(t, pid, pid, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_NANOSLEEP)
+	tr := newTracer(t)
+	seizeAndInterrupt(t, tr, pid)
+	return pid, tr
+}
+
 // startSleep starts "sleep 100"; Cleanup kills and reaps it.
 func startSleep(t *testing.T) int {
 	t.Helper()

@@ -46,11 +46,7 @@ func isRestartCode(rax uint64) bool {
 }
 
 func TestInjectIntoSleep(t *testing.T) {
-	requireRoot(t)
-	pid := startSleep(t)
-	waitInSyscall(t, pid, pid, unix.SYS_CLOCK_NANOSLEEP, unix.SYS_NANOSLEEP)
-	tr := newTracer(t)
-	seizeAndInterrupt(t, tr, pid)
+	pid, tr := seizedSleep(t)
 
 	regs, err := tr.GetRegs(pid)
 	if err != nil {
