@@ -144,7 +144,7 @@ func stealUffd(pid int, r *ptrace.Remote) (int, error) {
 		return -1, &noTrackingError{"uffd-wp", err}
 	}
 	remote := int(ret)
-	uffd, getErr := getfd(pid, remote)
+	uffd, getErr := linux.TakeFD(pid, remote)
 	if ret, err := r.Syscall(unix.SYS_CLOSE, uint64(remote)); err != nil || ret != 0 {
 		if getErr == nil {
 			unix.Close(uffd)
@@ -155,16 +155,6 @@ func stealUffd(pid int, r *ptrace.Remote) (int, error) {
 		return -1, &noTrackingError{"uffd-wp", getErr}
 	}
 	return uffd, nil
-}
-
-// getfd duplicates descriptor fd of pid into our process.
-func getfd(pid, fd int) (int, error) {
-	pidfd, err := linux.PidfdOpen(pid, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer unix.Close(pidfd)
-	return linux.PidfdGetfd(pidfd, fd)
 }
 
 // Name returns "uffd-wp".

@@ -333,4 +333,5 @@ func overFile(vmas []image.VMA, r image.PageRun) bool {
 // PageStats counts what a restore wrote.
 type PageStats struct {
 	DataPages, ZeroPages uint64
+	FilledPages          uint64 // of DataPages, those filled by UFFDIO_COPY (see filler)
 }

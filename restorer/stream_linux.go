@@ -49,6 +49,7 @@ type Stream struct {
 	// Finish checks them all against the final one.
 	recheck bool
 	files   *fileid.Cache
+	fill    filler // the current round's mappings that take pages by UFFDIO_COPY
 	stats   PageStats
 	round   uint32
 
@@ -72,7 +73,7 @@ func BeginStream(ctx context.Context, layout *image.Checkpoint) (*Stream, error)
 	if comm, err := procfs.Comm(int(p.PID)); err == nil {
 		return nil, fmt.Errorf("pid %d is in use (by %q)", p.PID, comm)
 	}
-	s := &Stream{files: &fileid.Cache{}, creds: p.Creds}
+	s := &Stream{files: &fileid.Cache{}, creds: p.Creds, fill: filler{fd: -1}}
 	for _, check := range []func() error{
 		func() error { return checkAuthority(p) },
 		func() error { return checkSpecials(p) },
@@ -127,6 +128,9 @@ func layoutProcess(c *image.Checkpoint) (*image.Process, error) {
 // PID is the process's PID.
 func (s *Stream) PID() int { return s.t.pid }
 
+// Stats counts the pages written so far.
+func (s *Stream) Stats() PageStats { return s.stats }
+
 // warmFiles computes the identities of the regular files a layout says
 // the process has open, into the cache the freeze's check uses, so that
 // there each is a stat. Best effort: what the freeze checks is the final
@@ -151,6 +155,7 @@ func (s *Stream) RoundDone() error {
 	if err := s.flush(); err != nil {
 		return err
 	}
+	s.fill.close()
 	return s.t.tr.Do(func() error {
 		if err := s.t.protect(s.vmas, s.opened); err != nil {
 			return fmt.Errorf("round %d: %w", s.round, err)
@@ -169,6 +174,7 @@ func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
+	s.fill.close()
 	p, err := layoutProcess(layout)
 	if err != nil {
 		return err
@@ -241,7 +247,7 @@ func (s *Stream) apply(vmas []image.VMA, fresh []Range, all bool, creds image.Cr
 		}
 	}
 	s.vmas, s.opened, s.zeroed = vmas, opened, zeroed
-	return nil
+	return s.fill.open(s.t, made)
 }
 
 // Range is a page-aligned address range [Start, End).
@@ -333,7 +339,9 @@ func (s *Stream) writeRun(addr uint64, data []byte, zero bool, npages uint64) er
 		return err
 	}
 	s.stats.DataPages += npages
-	return s.queue(addr, data)
+	filled, err := s.put(addr, data)
+	s.stats.FilledPages += filled
+	return err
 }
 
 // zero writes zero pages, except where the mapping was created empty in
@@ -451,6 +459,7 @@ func (s *Stream) finish(ctx context.Context, c *image.Checkpoint) (*Restored, er
 	if err := s.flush(); err != nil {
 		return nil, err
 	}
+	s.fill.close() // before anything runs in the task: see filler
 	res := Result{PID: s.t.pid, PageStats: s.stats, Steps: []StepTime{{"last writes", time.Since(t0)}}}
 	t0 = time.Now()
 	if err := c.Validate(); err != nil {
@@ -504,6 +513,7 @@ func (s *Stream) Abort() {
 		return
 	}
 	s.done = true
+	s.fill.close()
 	s.t.kill()
 	s.t.tr.Close()
 }

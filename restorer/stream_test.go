@@ -1,6 +1,8 @@
 package restorer_test
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"fmt"
 	"os"
@@ -192,5 +194,84 @@ func TestStreamRoundDone(t *testing.T) {
 	write()
 	if p := perms(); p != "rw-p" {
 		t.Fatalf("mapping %#x-%#x is %s in the next round, want rw-p", v.Start, v.End, p)
+	}
+}
+
+// TestStreamFill: the first copy of a page into an anonymous mapping made
+// in the round goes in by UFFDIO_COPY (FilledPages counts it), a page sent
+// twice in the round is written over, the mapping is registered only until
+// the round ends, and the next round writes into it, present pages or not,
+// as before. Without the userfaultfd FilledPages stays 0 and the test
+// fails; without the close at RoundDone the registration is still seen.
+func TestStreamFill(t *testing.T) {
+	layout := sleepLayout(t)
+	const base, npages = 0x200000000000, 64
+	vmas := vmasOf(layout)
+	extra := image.VMA{Start: base, End: base + npages*image.PageSize, Prot: image.ProtRead | image.ProtWrite,
+		Flags: image.MapPrivate | image.MapAnonymous, Kind: image.VMAAnon}
+	i, _ := slices.BinarySearchFunc(vmas, extra.Start, func(v image.VMA, a uint64) int { return cmp.Compare(v.Start, a) })
+	layout.Processes[0].MM.VMAs = slices.Insert(vmas, i, extra)
+	s, err := restorer.BeginStream(context.Background(), layout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Abort()
+	page := func(b byte) []byte { return bytes.Repeat([]byte{b}, image.PageSize) }
+	data := bytes.Join([][]byte{page(1), page(2), page(3), page(4)}, nil)
+	write := func(runs ...func(fn func(uint64, []byte, bool, uint64) error) error) {
+		t.Helper()
+		for _, run := range runs {
+			if err := s.WriteBatch(run); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	run := func(addr uint64, d []byte) func(fn func(uint64, []byte, bool, uint64) error) error {
+		return func(fn func(uint64, []byte, bool, uint64) error) error {
+			return fn(addr, d, false, uint64(len(d))/image.PageSize)
+		}
+	}
+	// Pages 0-3, then 2-5 (2 and 3 again, over present pages).
+	write(run(base, data), run(base+2*image.PageSize, bytes.Join([][]byte{page(5), page(6), page(7), page(8)}, nil)))
+	if got := s.Stats().FilledPages; got != 6 {
+		t.Errorf("FilledPages %d after 8 pages (6 distinct) into a new mapping, want 6", got)
+	}
+	registered := func() bool {
+		smaps, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps", s.PID()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(string(smaps), fmt.Sprintf("%x-", base))
+		_, flags, _ := strings.Cut(rest, "VmFlags:")
+		flags, _, _ = strings.Cut(flags, "\n")
+		return slices.Contains(strings.Fields(flags), "um")
+	}
+	if !registered() {
+		t.Error("the new mapping is not registered for missing pages during its round")
+	}
+	if err := s.RoundDone(); err != nil {
+		t.Fatal(err)
+	}
+	if registered() {
+		t.Fatal("the mapping is still registered after RoundDone")
+	}
+	// Next round: page 1 (present) and page 9 (missing) by process_vm_writev.
+	write(run(base+image.PageSize, page(9)), run(base+9*image.PageSize, page(10)))
+	if got := s.Stats().FilledPages; got != 6 {
+		t.Errorf("FilledPages %d after the next round's writes, want still 6", got)
+	}
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", s.PID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mem.Close()
+	got := make([]byte, 10*image.PageSize)
+	if _, err := mem.ReadAt(got, base); err != nil {
+		t.Fatal(err)
+	}
+	for p, want := range []byte{1, 9, 5, 6, 7, 8, 0, 0, 0, 10} {
+		if !bytes.Equal(got[p*image.PageSize:(p+1)*image.PageSize], page(want)) {
+			t.Errorf("page %d holds %d..., want all %d", p, got[p*image.PageSize], want)
+		}
 	}
 }

@@ -19,6 +19,7 @@ const (
 	SizeofUffdioRange             = 16  // sizeof(struct uffdio_range)
 	SizeofUffdioRegister          = 32  // sizeof(struct uffdio_register)
 	SizeofUffdioWriteprotect      = 24  // sizeof(struct uffdio_writeprotect)
+	SizeofUffdioCopy              = 40  // sizeof(struct uffdio_copy)
 )
 
 // CloneArgs is struct clone_args from <linux/sched.h>, version 2 (88 bytes,
@@ -171,6 +172,16 @@ type UffdioWriteprotect struct {
 	_     structs.HostLayout
 	Range UffdioRange
 	Mode  uint64 // UFFDIO_WRITEPROTECT_MODE_*
+}
+
+// UffdioCopy is struct uffdio_copy.
+type UffdioCopy struct {
+	_    structs.HostLayout
+	Dst  uint64
+	Src  uint64
+	Len  uint64
+	Mode uint64 // UFFDIO_COPY_MODE_*
+	Copy int64  // out: bytes copied, or a negative errno
 }
 
 // appendLE encodes v, a fixed-size value, in little-endian byte order, which

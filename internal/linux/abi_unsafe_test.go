@@ -24,6 +24,7 @@ func TestStructSizes(t *testing.T) {
 		{"uffdio_range", unsafe.Sizeof(UffdioRange{}), SizeofUffdioRange},
 		{"uffdio_register", unsafe.Sizeof(UffdioRegister{}), SizeofUffdioRegister},
 		{"uffdio_writeprotect", unsafe.Sizeof(UffdioWriteprotect{}), SizeofUffdioWriteprotect},
+		{"uffdio_copy", unsafe.Sizeof(UffdioCopy{}), SizeofUffdioCopy},
 		{"user_desc", unsafe.Sizeof(UserDesc{}), SizeofUserDesc},
 	} {
 		if tc.got != tc.want {
@@ -53,6 +54,7 @@ func TestFieldOffsets(t *testing.T) {
 	var si PtraceSyscallInfo
 	var pm PmScanArg
 	var reg UffdioRegister
+	var cp UffdioCopy
 	for _, tc := range []struct {
 		name      string
 		got, want uintptr
@@ -67,6 +69,7 @@ func TestFieldOffsets(t *testing.T) {
 		{"syscall_info.union", unsafe.Offsetof(si.data), 24},
 		{"pm_scan_arg.walk_end", unsafe.Offsetof(pm.WalkEnd), 32},
 		{"pm_scan_arg.return_mask", unsafe.Offsetof(pm.ReturnMask), 88},
+		{"uffdio_copy.copy", unsafe.Offsetof(cp.Copy), 32},
 		{"uffdio_register.mode", unsafe.Offsetof(reg.Mode), 16},
 	} {
 		if tc.got != tc.want {

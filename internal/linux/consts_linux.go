@@ -33,6 +33,8 @@ const (
 	UFFDIO_WAKE = iocRead<<iocDirShift | UFFDIO<<iocTypeShift | 0x02 | SizeofUffdioRange<<iocSizeShift
 	// UFFDIO_WRITEPROTECT is _IOWR(0xAA, 0x06, struct uffdio_writeprotect).
 	UFFDIO_WRITEPROTECT = (iocRead|iocWrite)<<iocDirShift | UFFDIO<<iocTypeShift | 0x06 | SizeofUffdioWriteprotect<<iocSizeShift
+	// UFFDIO_COPY is _IOWR(0xAA, 0x03, struct uffdio_copy).
+	UFFDIO_COPY = (iocRead|iocWrite)<<iocDirShift | UFFDIO<<iocTypeShift | 0x03 | SizeofUffdioCopy<<iocSizeShift
 )
 
 // userfaultfd constants from <linux/userfaultfd.h>.
@@ -45,6 +47,7 @@ const (
 	UFFD_USER_MODE_ONLY = 1
 
 	UFFD_FEATURE_PAGEFAULT_FLAG_WP  = 1 << 0
+	UFFD_FEATURE_SIGBUS             = 1 << 7 // a missing page faults at once: SIGBUS, or EFAULT in the kernel
 	UFFD_FEATURE_THREAD_ID          = 1 << 8
 	UFFD_FEATURE_WP_HUGETLBFS_SHMEM = 1 << 12 // Linux 6.0+
 	UFFD_FEATURE_WP_UNPOPULATED     = 1 << 13 // Linux 6.4+

@@ -23,6 +23,7 @@ func TestIoctlNumbers(t *testing.T) {
 		{"UFFDIO_UNREGISTER", UFFDIO_UNREGISTER, _IOC(iocRead, 0xaa, 0x01, SizeofUffdioRange), 0x8010aa01},
 		{"UFFDIO_WAKE", UFFDIO_WAKE, _IOC(iocRead, 0xaa, 0x02, SizeofUffdioRange), 0x8010aa02},
 		{"UFFDIO_WRITEPROTECT", UFFDIO_WRITEPROTECT, _IOC(rw, 0xaa, 0x06, SizeofUffdioWriteprotect), 0xc018aa06},
+		{"UFFDIO_COPY", UFFDIO_COPY, _IOC(rw, 0xaa, 0x03, SizeofUffdioCopy), 0xc028aa03},
 	} {
 		if tc.got != tc.computed || tc.got != tc.fromHeaders {
 			t.Errorf("%s = %#x, _IOC gives %#x, kernel headers %#x", tc.name, tc.got, tc.computed, tc.fromHeaders)
@@ -32,8 +33,8 @@ func TestIoctlNumbers(t *testing.T) {
 
 func TestFeatureBits(t *testing.T) {
 	if UFFD_FEATURE_WP_ASYNC != 0x8000 || UFFD_FEATURE_WP_UNPOPULATED != 0x2000 ||
-		UFFD_FEATURE_WP_HUGETLBFS_SHMEM != 0x1000 {
-		t.Error("UFFD_FEATURE_WP_* bits differ from <linux/userfaultfd.h>")
+		UFFD_FEATURE_WP_HUGETLBFS_SHMEM != 0x1000 || UFFD_FEATURE_SIGBUS != 0x80 {
+		t.Error("UFFD_FEATURE_* bits differ from <linux/userfaultfd.h>")
 	}
 	if PAGE_IS_WRITTEN != 2 || PM_SCAN_WP_MATCHING != 1 || PM_SCAN_CHECK_WPASYNC != 2 {
 		t.Error("PAGEMAP_SCAN bits differ from <linux/fs.h>")

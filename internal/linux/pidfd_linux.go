@@ -29,6 +29,17 @@ func PidfdGetfd(pidfd, targetfd int) (int, error) {
 	return fd, nil
 }
 
+// TakeFD duplicates descriptor fd of process pid into the calling process
+// (with O_CLOEXEC): pidfd_open, then pidfd_getfd.
+func TakeFD(pid, fd int) (int, error) {
+	pidfd, err := PidfdOpen(pid, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer unix.Close(pidfd)
+	return PidfdGetfd(pidfd, fd)
+}
+
 // PidfdSendSignal sends sig to the process behind pidfd, as kill(2) would.
 func PidfdSendSignal(pidfd int, sig unix.Signal) error {
 	err := retryOnEINTR(func() error { return unix.PidfdSendSignal(pidfd, sig, nil, 0) })

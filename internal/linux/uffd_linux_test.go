@@ -3,6 +3,7 @@
 package linux
 
 import (
+	"errors"
 	"os"
 	"testing"
 
@@ -87,5 +88,58 @@ func TestUffdWPAsyncSelf(t *testing.T) {
 	}
 	if err := UffdUnregister(fd, base, size); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestUffdCopy fills missing pages of a registered mapping of our own:
+// the contents arrive, a present page stops the copy with EEXIST after the
+// pages before it, and SIGBUS mode makes a kernel read of a missing page
+// fail with EFAULT instead of waiting for a handler.
+func TestUffdCopy(t *testing.T) {
+	testutil.RequireRoot(t) // userfaultfd without UFFD_USER_MODE_ONLY
+	const npages = 8
+	m := testutil.MapPages(t, npages)
+	base := sliceAddr(m)
+	fd, err := Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+	}()
+	if _, err := UffdAPI(fd, UFFD_FEATURE_SIGBUS); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := UffdRegisterMissing(fd, base, npages*PageSize); err != nil {
+		t.Fatal(err)
+	}
+	src := make([]byte, 4*PageSize)
+	for i := range src {
+		src[i] = byte(i/PageSize + 1)
+	}
+	// Missing: a kernel read (process_vm_readv of ourselves) must not wait.
+	if _, err := ProcessVMReadv(os.Getpid(), [][]byte{src[:PageSize]}, []RemoteRange{{base + 5*PageSize, PageSize}}); !errors.Is(err, unix.EFAULT) {
+		t.Fatalf("reading a missing registered page: %v, want EFAULT", err)
+	}
+	if n, err := UffdCopy(fd, base+3*PageSize, src[:PageSize]); err != nil || n != PageSize {
+		t.Fatalf("copy of page 3: %d bytes, %v", n, err)
+	}
+	// Pages 1-4: 1 and 2 are missing, 3 is present.
+	n, err := UffdCopy(fd, base+PageSize, src)
+	if !errors.Is(err, unix.EEXIST) || n != 2*PageSize {
+		t.Fatalf("copy over a present page: %d bytes, %v; want %d bytes and EEXIST", n, err, 2*PageSize)
+	}
+	for _, c := range []struct{ page, want int }{{1, 1}, {2, 2}, {3, 1}} {
+		if got := m[c.page*PageSize+100]; got != byte(c.want) {
+			t.Errorf("page %d holds %d, want %d", c.page, got, c.want)
+		}
+	}
+	// Closing the userfaultfd unregisters: the rest fault in as zero.
+	unix.Close(fd)
+	fd = -1
+	if m[7*PageSize] != 0 || m[0] != 0 {
+		t.Error("untouched pages are not zero")
 	}
 }

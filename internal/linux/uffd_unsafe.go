@@ -3,6 +3,7 @@
 package linux
 
 import (
+	"errors"
 	"fmt"
 	"unsafe"
 
@@ -57,6 +58,42 @@ func UffdRegisterWP(fd int, start, length uint64) (uint64, error) {
 		return 0, fmt.Errorf("UFFDIO_REGISTER fd %d range %#x+%#x: %w", fd, start, length, err)
 	}
 	return reg.Ioctls, nil
+}
+
+// UffdRegisterMissing registers [start, start+length) of the
+// userfaultfd's process for missing-page handling: its pages can then be
+// filled with UffdCopy. It returns the ioctls the range supports.
+func UffdRegisterMissing(fd int, start, length uint64) (uint64, error) {
+	reg := UffdioRegister{Range: UffdioRange{Start: start, Len: length}, Mode: UFFDIO_REGISTER_MODE_MISSING}
+	_, err := ioctlPtr(fd, UFFDIO_REGISTER, unsafe.Pointer(&reg))
+	if err != nil {
+		return 0, fmt.Errorf("UFFDIO_REGISTER missing fd %d range %#x+%#x: %w", fd, start, length, err)
+	}
+	return reg.Ioctls, nil
+}
+
+// UffdCopy fills the missing pages at dst (a range registered with
+// UffdRegisterMissing) with src, whose length is a multiple of the page
+// size: the kernel allocates each page and copies into it, with no
+// clearing and no fault. It returns the bytes copied; it stops at the
+// first page already present with an error matching unix.EEXIST.
+func UffdCopy(fd int, dst uint64, src []byte) (uint64, error) {
+	var done uint64
+	for done < uint64(len(src)) {
+		c := UffdioCopy{Dst: dst + done, Src: sliceAddr(src[done:]), Len: uint64(len(src)) - done}
+		_, err := ioctlPtr(fd, UFFDIO_COPY, unsafe.Pointer(&c))
+		if c.Copy > 0 {
+			done += uint64(c.Copy)
+		}
+		if err == nil {
+			continue
+		}
+		if errors.Is(err, unix.EAGAIN) && c.Copy > 0 {
+			continue // interrupted after some pages: go on from there
+		}
+		return done, fmt.Errorf("UFFDIO_COPY fd %d at %#x (%d bytes): %w", fd, dst+done, uint64(len(src))-done, err)
+	}
+	return done, nil
 }
 
 // UffdUnregister unregisters [start, start+length); pages keep no
