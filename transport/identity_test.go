@@ -166,7 +166,7 @@ func caOf(t *testing.T, id *Identity) *x509.Certificate {
 }
 
 func TestConfig(t *testing.T) {
-	if c := DefaultConfig(); !c.Compress || c.MaxBatch != 1<<20 || c.Streams != 1 || c.validate() != nil {
+	if c := DefaultConfig(); !c.Compress || c.MaxBatch != 256<<10 || c.Streams != 1 || c.validate() != nil {
 		t.Errorf("DefaultConfig() = %+v", c)
 	}
 	bad := []Config{

@@ -226,6 +226,7 @@ func TestLendPages(t *testing.T) {
 	for _, compress := range []bool{true, false} {
 		cfg := DefaultConfig()
 		cfg.Compress = compress
+		cfg.MaxBatch = 1 << 20 // buffers of 256 pages, which the sends fill
 		ctx, s, rc := pageStream(t, cfg, 30*time.Second)
 		r := rand.New(rand.NewPCG(42, 42))
 		sends := []lentPages{
