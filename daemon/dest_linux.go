@@ -29,6 +29,7 @@ func (d *Daemon) serveMigrations(ctx context.Context, ln *transport.Listener) {
 		go func() {
 			if err := d.receive(ctx, conn); err != nil {
 				d.log.Warn("incoming migration failed", "from", conn.PeerName(), "error", err)
+				conn.Linger(time.Second) // the source reads why, then closes
 			}
 			conn.Close()
 		}()

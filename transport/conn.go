@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"time"
 
 	"github.com/quic-go/quic-go"
 )
@@ -95,6 +96,18 @@ func (c *Conn) GSO() bool { return c.qc.ConnectionState().GSO }
 // Close closes the connection at once; streams still sending fail. Close
 // page senders first: their Close waits until the peer has every page.
 func (c *Conn) Close() error { return c.CloseWithError(0, "") }
+
+// Linger waits until the peer closes the connection or d passes, so that
+// a last message written on a stream is delivered before Close (closing
+// at once may drop stream data still unsent).
+func (c *Conn) Linger(d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-c.qc.Context().Done():
+	case <-t.C:
+	}
+}
 
 // CloseWithError closes the connection, sending code and msg to the peer.
 func (c *Conn) CloseWithError(code uint64, msg string) error {

@@ -52,22 +52,21 @@ func UffdAPI(fd int, features uint64) (UffdioAPI, error) {
 // process for write-protect tracking. It returns the ioctls the range
 // supports.
 func UffdRegisterWP(fd int, start, length uint64) (uint64, error) {
-	reg := UffdioRegister{Range: UffdioRange{Start: start, Len: length}, Mode: UFFDIO_REGISTER_MODE_WP}
-	_, err := ioctlPtr(fd, UFFDIO_REGISTER, unsafe.Pointer(&reg))
-	if err != nil {
-		return 0, fmt.Errorf("UFFDIO_REGISTER fd %d range %#x+%#x: %w", fd, start, length, err)
-	}
-	return reg.Ioctls, nil
+	return uffdRegister(fd, start, length, UFFDIO_REGISTER_MODE_WP, "write-protect")
 }
 
 // UffdRegisterMissing registers [start, start+length) of the
 // userfaultfd's process for missing-page handling: its pages can then be
 // filled with UffdCopy. It returns the ioctls the range supports.
 func UffdRegisterMissing(fd int, start, length uint64) (uint64, error) {
-	reg := UffdioRegister{Range: UffdioRange{Start: start, Len: length}, Mode: UFFDIO_REGISTER_MODE_MISSING}
+	return uffdRegister(fd, start, length, UFFDIO_REGISTER_MODE_MISSING, "missing")
+}
+
+func uffdRegister(fd int, start, length, mode uint64, what string) (uint64, error) {
+	reg := UffdioRegister{Range: UffdioRange{Start: start, Len: length}, Mode: mode}
 	_, err := ioctlPtr(fd, UFFDIO_REGISTER, unsafe.Pointer(&reg))
 	if err != nil {
-		return 0, fmt.Errorf("UFFDIO_REGISTER missing fd %d range %#x+%#x: %w", fd, start, length, err)
+		return 0, fmt.Errorf("UFFDIO_REGISTER %s fd %d range %#x+%#x: %w", what, fd, start, length, err)
 	}
 	return reg.Ioctls, nil
 }
