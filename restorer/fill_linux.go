@@ -122,47 +122,77 @@ func (f *filler) registered(addr uint64) (Range, bool) {
 	return f.reg[i], true
 }
 
-// put writes one run of pages: the parts in registered mappings with
-// UFFDIO_COPY, the rest (and any page already present there, which a
-// source sending a page twice in a round would make) queued for
-// process_vm_writev. It returns the pages filled.
-func (s *Stream) put(addr uint64, data []byte) (uint64, error) {
+// fillRun writes data (the slices follow each other) at addr: the parts
+// in registered mappings with UFFDIO_COPY, the rest, and any page already
+// present there, with process_vm_writev. It returns the pages filled.
+func (f *filler) fillRun(pid int, addr uint64, data [][]byte) (uint64, error) {
+	write := func(a uint64, b []byte) error {
+		_, err := linux.ProcessVMWritev(pid, [][]byte{b}, []linux.RemoteRange{{Addr: a, Len: uint64(len(b))}})
+		return err
+	}
+	var filled uint64
+	for _, d := range data {
+		n, err := f.split(addr, d, write)
+		filled += n
+		if err != nil {
+			return filled, fmt.Errorf("pid %d: %w", pid, err)
+		}
+		addr += uint64(len(d))
+	}
+	return filled, nil
+}
+
+// split writes data at addr: the parts in registered mappings with
+// UFFDIO_COPY, the rest, and any page already present there (which a
+// source sending a page twice in a round would make), with plain. It
+// returns the pages filled.
+func (f *filler) split(addr uint64, data []byte, plain func(addr uint64, b []byte) error) (uint64, error) {
 	var filled uint64
 	end := addr + uint64(len(data))
 	for a := addr; a < end; {
 		chunk := data[a-addr:]
-		r, ok := s.fill.registered(a)
+		r, ok := f.registered(a)
 		if !ok {
 			// Up to the next registered range, if it starts in the run.
 			stop := end
-			if i, _ := slices.BinarySearchFunc(s.fill.reg, a, func(r Range, a uint64) int {
+			if i, _ := slices.BinarySearchFunc(f.reg, a, func(r Range, a uint64) int {
 				if r.End <= a {
 					return -1
 				}
 				return 1
-			}); i < len(s.fill.reg) {
-				stop = min(stop, s.fill.reg[i].Start)
+			}); i < len(f.reg) {
+				stop = min(stop, f.reg[i].Start)
 			}
-			if err := s.queue(a, chunk[:stop-a]); err != nil {
+			if err := plain(a, chunk[:stop-a]); err != nil {
 				return filled, err
 			}
 			a = stop
 			continue
 		}
 		stop := min(end, r.End)
-		n, err := linux.UffdCopy(s.fill.fd, a, chunk[:stop-a])
+		n, err := linux.UffdCopy(f.fd, a, chunk[:stop-a])
 		filled += n / image.PageSize
 		a += n
 		switch {
 		case err == nil:
 		case errors.Is(err, unix.EEXIST):
-			if err := s.queue(a, chunk[n:n+image.PageSize]); err != nil {
+			if err := plain(a, chunk[n:n+image.PageSize]); err != nil {
 				return filled, err
 			}
 			a += image.PageSize
 		default:
-			return filled, fmt.Errorf("pid %d: %w", s.t.pid, err)
+			return filled, err
 		}
 	}
 	return filled, nil
+}
+
+// put writes one run of pages of a batch: see split; the plain writes
+// are queued for one process_vm_writev per batch.
+func (s *Stream) put(addr uint64, data []byte) (uint64, error) {
+	n, err := s.fill.split(addr, data, s.queue)
+	if err != nil {
+		err = fmt.Errorf("pid %d: %w", s.t.pid, err)
+	}
+	return n, err
 }

@@ -3,6 +3,7 @@ package restorer
 import (
 	"fmt"
 	"strings"
+	"sync/atomic"
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
@@ -249,13 +250,14 @@ func (m mappedPages) Run(i int) ([][]byte, error) {
 	return [][]byte{b}, nil
 }
 
-// writePages copies the page contents into the task with
-// process_vm_writev, each run verified just before, on pageWriters
-// goroutines: the copy is mostly page faults in fresh memory, which run in
-// parallel. (Having the task populate its memory first with
+// writePages copies the page contents into the task, each run verified
+// just before, on pageWriters goroutines: the copy is mostly page
+// allocation in fresh memory, which runs in parallel. Runs in the
+// mappings f registered go in by UFFDIO_COPY (see filler), the rest by
+// process_vm_writev. (Having the task populate its memory first with
 // MADV_POPULATE_WRITE was measured slower.) Zero runs need writing only
 // over file mappings (fresh anonymous memory is zero).
-func (t *task) writePages(pages Pages, vmas []image.VMA) (PageStats, error) {
+func (t *task) writePages(pages Pages, vmas []image.VMA, f *filler) (PageStats, error) {
 	runs := pages.Runs()
 	var st PageStats
 	for _, r := range runs {
@@ -265,7 +267,13 @@ func (t *task) writePages(pages Pages, vmas []image.VMA) (PageStats, error) {
 			st.DataPages += uint64(r.NPages)
 		}
 	}
-	err := parallel(len(runs), func(i int) error { return t.writeRun(pages, i, runs[i], vmas) })
+	var filled atomic.Uint64
+	err := parallel(len(runs), func(i int) error {
+		n, err := t.writeRun(pages, i, runs[i], vmas, f)
+		filled.Add(n)
+		return err
+	})
+	st.FilledPages = filled.Load()
 	return st, err
 }
 
@@ -300,25 +308,29 @@ func parallel(n int, fn func(i int) error) error {
 
 var zeroRun = make([]byte, image.MaxRunPages*image.PageSize)
 
-func (t *task) writeRun(pages Pages, i int, r image.PageRun, vmas []image.VMA) error {
+// writeRun writes run i and returns the pages it filled by UFFDIO_COPY.
+func (t *task) writeRun(pages Pages, i int, r image.PageRun, vmas []image.VMA, f *filler) (uint64, error) {
 	if r.Kind == image.PageZero {
 		if !overFile(vmas, r) {
-			return nil
+			return 0, nil
 		}
 		for a := r.Addr; a < r.End(); a += uint64(len(zeroRun)) {
 			n := min(uint64(len(zeroRun)), r.End()-a)
 			if err := linux.WriteMem(t.pid, a, zeroRun[:n]); err != nil {
-				return err
+				return 0, err
 			}
 		}
-		return nil
+		return 0, nil
 	}
 	data, err := pages.Run(i)
 	if err != nil {
-		return err
+		return 0, err
+	}
+	if len(f.reg) > 0 {
+		return f.fillRun(t.pid, r.Addr, data)
 	}
 	_, err = linux.ProcessVMWritev(t.pid, data, []linux.RemoteRange{{Addr: r.Addr, Len: r.Len()}})
-	return err
+	return 0, err
 }
 
 func overFile(vmas []image.VMA, r image.PageRun) bool {

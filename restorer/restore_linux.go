@@ -185,8 +185,15 @@ func build(ctx context.Context, t *task, p *image.Process, pages Pages) (Result,
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			// Every mapping is new: the anonymous ones take their pages
+			// by UFFDIO_COPY, and are unregistered before anything else.
+			f := filler{fd: -1}
+			defer f.close()
+			if err := t.tr.Do(func() error { return f.open(t, vmas) }); err != nil {
+				return err
+			}
 			var err error
-			res.PageStats, err = t.writePages(pages, vmas)
+			res.PageStats, err = t.writePages(pages, vmas, &f)
 			return err
 		}},
 	}
