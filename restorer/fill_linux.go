@@ -107,16 +107,8 @@ func (f *filler) close() {
 
 // registered returns the registered range holding addr, if any.
 func (f *filler) registered(addr uint64) (Range, bool) {
-	i, found := slices.BinarySearchFunc(f.reg, addr, func(r Range, a uint64) int {
-		switch {
-		case r.End <= a:
-			return -1
-		case r.Start > a:
-			return 1
-		}
-		return 0
-	})
-	if !found {
+	i := indexAt(f.reg, addr, func(r Range) (uint64, uint64) { return r.Start, r.End })
+	if i < 0 {
 		return Range{}, false
 	}
 	return f.reg[i], true

@@ -397,19 +397,25 @@ func (s *Stream) receiving(start, end uint64) error {
 
 // findVMA returns the index of the mapping holding addr, or -1.
 func findVMA(vmas []image.VMA, addr uint64) int {
-	i, _ := slices.BinarySearchFunc(vmas, addr, func(v image.VMA, a uint64) int {
-		switch {
-		case v.End <= a:
+	return indexAt(vmas, addr, func(v image.VMA) (uint64, uint64) { return v.Start, v.End })
+}
+
+// indexAt returns the index of the span of xs (sorted, not overlapping
+// [start, end) spans) that holds addr, or -1.
+func indexAt[T any](xs []T, addr uint64, span func(T) (start, end uint64)) int {
+	i, found := slices.BinarySearchFunc(xs, addr, func(x T, a uint64) int {
+		switch start, end := span(x); {
+		case end <= a:
 			return -1
-		case v.Start > a:
+		case start > a:
 			return 1
 		}
 		return 0
 	})
-	if i < len(vmas) && vmas[i].Start <= addr && addr < vmas[i].End {
-		return i
+	if !found {
+		return -1
 	}
-	return -1
+	return i
 }
 
 func (s *Stream) queue(addr uint64, data []byte) error {
