@@ -3,8 +3,9 @@ package precopy
 import (
 	"errors"
 	"fmt"
-	"github.com/migrate-dev/migrate/internal/ranges"
 	"slices"
+
+	"github.com/migrate-dev/migrate/internal/ranges"
 )
 
 // ErrNoTracking is matched (errors.Is) by the errors of NewUffdTracker and

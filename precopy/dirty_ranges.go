@@ -2,8 +2,9 @@ package precopy
 
 import (
 	"fmt"
-	"github.com/migrate-dev/migrate/internal/ranges"
 	"slices"
+
+	"github.com/migrate-dev/migrate/internal/ranges"
 )
 
 // trackPageSize is the granularity of dirty tracking (x86-64 base pages).

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/migrate-dev/migrate/internal/ranges"
 	"path/filepath"
 	"slices"
 	"time"
@@ -15,6 +14,7 @@ import (
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"github.com/migrate-dev/migrate/internal/ptrace"
+	"github.com/migrate-dev/migrate/internal/ranges"
 	"golang.org/x/sys/unix"
 )
 

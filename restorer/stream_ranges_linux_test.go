@@ -1,12 +1,12 @@
 package restorer
 
 import (
-	"github.com/migrate-dev/migrate/internal/ranges"
 	"math/rand/v2"
 	"slices"
 	"testing"
 
 	"github.com/migrate-dev/migrate/image"
+	"github.com/migrate-dev/migrate/internal/ranges"
 )
 
 // randomLayout returns n sorted, disjoint mappings with gaps between some.

@@ -6,12 +6,12 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"github.com/migrate-dev/migrate/internal/arch"
 	"os"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/arch"
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
