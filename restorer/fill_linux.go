@@ -105,15 +105,6 @@ func (f *filler) close() {
 	f.fd, f.reg = -1, f.reg[:0]
 }
 
-// registered returns the registered range holding addr, if any.
-func (f *filler) registered(addr uint64) (Range, bool) {
-	i := indexAt(f.reg, addr, func(r Range) (uint64, uint64) { return r.Start, r.End })
-	if i < 0 {
-		return Range{}, false
-	}
-	return f.reg[i], true
-}
-
 // fillRun writes data (the slices follow each other) at addr: the parts
 // in registered mappings with UFFDIO_COPY, the rest, and any page already
 // present there, with process_vm_writev. It returns the pages filled.
@@ -143,16 +134,11 @@ func (f *filler) split(addr uint64, data []byte, plain func(addr uint64, b []byt
 	end := addr + uint64(len(data))
 	for a := addr; a < end; {
 		chunk := data[a-addr:]
-		r, ok := f.registered(a)
-		if !ok {
+		i := spanAfter(f.reg, a, func(r Range) uint64 { return r.End })
+		if i == len(f.reg) || f.reg[i].Start > a {
 			// Up to the next registered range, if it starts in the run.
 			stop := end
-			if i, _ := slices.BinarySearchFunc(f.reg, a, func(r Range, a uint64) int {
-				if r.End <= a {
-					return -1
-				}
-				return 1
-			}); i < len(f.reg) {
+			if i < len(f.reg) {
 				stop = min(stop, f.reg[i].Start)
 			}
 			if err := plain(a, chunk[:stop-a]); err != nil {
@@ -161,7 +147,7 @@ func (f *filler) split(addr uint64, data []byte, plain func(addr uint64, b []byt
 			a = stop
 			continue
 		}
-		stop := min(end, r.End)
+		stop := min(end, f.reg[i].End)
 		n, err := linux.UffdCopy(f.fd, a, chunk[:stop-a])
 		filled += n / image.PageSize
 		a += n

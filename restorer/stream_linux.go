@@ -277,13 +277,7 @@ func uncovered(v image.VMA, vmas []image.VMA) []Range {
 	at := v.Start
 	// The first mapping that ends after v starts, then on while they
 	// start before v ends.
-	k, _ := slices.BinarySearchFunc(vmas, v.Start, func(w image.VMA, a uint64) int {
-		if w.End <= a {
-			return -1
-		}
-		return 1
-	})
-	for _, w := range vmas[k:] {
+	for _, w := range vmas[spanAfter(vmas, v.Start, vmaEnd):] {
 		if w.Start >= v.End {
 			break
 		}
@@ -397,24 +391,24 @@ func (s *Stream) receiving(start, end uint64) error {
 
 // findVMA returns the index of the mapping holding addr, or -1.
 func findVMA(vmas []image.VMA, addr uint64) int {
-	return indexAt(vmas, addr, func(v image.VMA) (uint64, uint64) { return v.Start, v.End })
+	if i := spanAfter(vmas, addr, vmaEnd); i < len(vmas) && vmas[i].Start <= addr {
+		return i
+	}
+	return -1
 }
 
-// indexAt returns the index of the span of xs (sorted, not overlapping
-// [start, end) spans) that holds addr, or -1.
-func indexAt[T any](xs []T, addr uint64, span func(T) (start, end uint64)) int {
-	i, found := slices.BinarySearchFunc(xs, addr, func(x T, a uint64) int {
-		switch start, end := span(x); {
-		case end <= a:
+func vmaEnd(v image.VMA) uint64 { return v.End }
+
+// spanAfter returns the index of the first span of xs (sorted, not
+// overlapping) that ends after addr, or len(xs): the one holding addr if
+// any holds it, else the next one.
+func spanAfter[T any](xs []T, addr uint64, end func(T) uint64) int {
+	i, _ := slices.BinarySearchFunc(xs, addr, func(x T, a uint64) int {
+		if end(x) <= a {
 			return -1
-		case start > a:
-			return 1
 		}
-		return 0
+		return 1
 	})
-	if !found {
-		return -1
-	}
 	return i
 }
 
