@@ -50,17 +50,6 @@ func (t *task) setGroups(groups []uint32) error {
 var atFDCWD = func() uint64 { v := int64(unix.AT_FDCWD); return uint64(v) }()
 
 // open opens path in the task; errors name the file and the identity.
-// openAs opens path like open, as a call whose answer must be fd (see
-// doWant); its errors start with prefix.
-func (t *task) openAs(prefix, path string, flags uint64, who image.Creds, fd uint64) error {
-	defer t.reset()
-	p, err := t.putString(path)
-	if err != nil {
-		return err
-	}
-	return t.doWant(fmt.Sprintf("%sopen %s as uid %d gid %d", prefix, path, who.FSUID, who.FSGID), fd, unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
-}
-
 func (t *task) open(path string, flags uint64, who image.Creds) (uint64, error) {
 	defer t.reset()
 	p, err := t.putString(path)
@@ -69,9 +58,24 @@ func (t *task) open(path string, flags uint64, who image.Creds) (uint64, error) 
 	}
 	fd, err := t.call(unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
 	if err != nil {
-		return 0, fmt.Errorf("open %s as uid %d gid %d: %w", path, who.FSUID, who.FSGID, err)
+		return 0, fmt.Errorf("%s: %w", openWhat(path, who), err)
 	}
 	return fd, nil
+}
+
+// openAs opens path like open, as a call whose answer must be fd (see
+// doWant); its errors start with prefix.
+func (t *task) openAs(prefix, path string, flags uint64, who image.Creds, fd uint64) error {
+	defer t.reset()
+	p, err := t.putString(path)
+	if err != nil {
+		return err
+	}
+	return t.doWant(prefix+openWhat(path, who), fd, unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
+}
+
+func openWhat(path string, who image.Creds) string {
+	return fmt.Sprintf("open %s as uid %d gid %d", path, who.FSUID, who.FSGID)
 }
 
 // openMappedFiles opens every file the process maps, once per path: read

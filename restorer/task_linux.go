@@ -74,12 +74,18 @@ func (t *task) doWant(what string, want uint64, nr uintptr, args ...uint64) erro
 		if err != nil {
 			return fmt.Errorf("%s: %w", what, err)
 		}
-		if got != want {
-			return fmt.Errorf("%s: answered %d, expected %d", what, got, want)
-		}
-		return nil
+		return checkAnswer(what, got, want)
 	}
 	return t.enqueue(queued{what: what, want: want, check: true}, nr, args)
+}
+
+// checkAnswer is the error of a call that did not answer what was
+// foreseen.
+func checkAnswer(what string, got, want uint64) error {
+	if got != want {
+		return fmt.Errorf("%s: answered %d, expected %d", what, got, want)
+	}
+	return nil
 }
 
 func (t *task) enqueue(q queued, nr uintptr, args []uint64) error {
@@ -138,8 +144,10 @@ func (t *task) flush() error {
 		if err := ptrace.Errno(r); err != nil {
 			return fmt.Errorf("%s: %w", q[i].what, err)
 		}
-		if q[i].check && r != q[i].want {
-			return fmt.Errorf("%s: answered %d, expected %d", q[i].what, r, q[i].want)
+		if q[i].check {
+			if err := checkAnswer(q[i].what, r, q[i].want); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
