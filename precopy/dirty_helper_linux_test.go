@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/testutil"
 	"golang.org/x/sys/unix"
 )
@@ -78,8 +79,8 @@ func dirtyHelper() {
 		helperDie(err)
 	}
 	shared := helperMmap(int(ro.Fd()), helperROPages, unix.PROT_READ, unix.MAP_SHARED)
-	fmt.Printf("anon %#x %d\nfile %#x %d\nro %#x %d\n", sliceStart(anon), helperAnonPages,
-		sliceStart(file), helperFilePages, sliceStart(shared), helperROPages)
+	fmt.Printf("anon %#x %d\nfile %#x %d\nro %#x %d\n", linux.SliceAddr(anon), helperAnonPages,
+		linux.SliceAddr(file), helperFilePages, linux.SliceAddr(shared), helperROPages)
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		f := strings.Fields(in.Text())
@@ -97,7 +98,7 @@ func helperCommand(cmd string, a []uint64) string {
 			helperWrite(addr)
 		}
 	case "m":
-		return fmt.Sprintf("%#x", sliceStart(helperMmap(-1, int(a[0]), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)))
+		return fmt.Sprintf("%#x", linux.SliceAddr(helperMmap(-1, int(a[0]), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)))
 	case "u":
 		helperMunmap(a[0])
 	case "f":
@@ -149,7 +150,7 @@ var helperMaps [][]byte
 // helperKernelWrite makes the kernel write 8 bytes at addr.
 func helperKernelWrite(addr uint64) {
 	for _, m := range helperMaps {
-		if start := sliceStart(m); addr >= start && addr+8 <= start+uint64(len(m)) {
+		if start := linux.SliceAddr(m); addr >= start && addr+8 <= start+uint64(len(m)) {
 			f, err := os.Open("/dev/urandom")
 			if err != nil {
 				helperDie(err)
@@ -167,7 +168,7 @@ func helperKernelWrite(addr uint64) {
 // helperWrite increments the byte at addr.
 func helperWrite(addr uint64) {
 	for _, m := range helperMaps {
-		if start := sliceStart(m); addr >= start && addr < start+uint64(len(m)) {
+		if start := linux.SliceAddr(m); addr >= start && addr < start+uint64(len(m)) {
 			m[addr-start]++
 			return
 		}
@@ -186,7 +187,7 @@ func helperMmap(fd, pages, prot, flags int) []byte {
 
 func helperMunmap(addr uint64) {
 	for i, m := range helperMaps {
-		if sliceStart(m) == addr {
+		if linux.SliceAddr(m) == addr {
 			if err := unix.Munmap(m); err != nil {
 				helperDie(err)
 			}

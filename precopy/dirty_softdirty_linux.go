@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/procfs"
 	"golang.org/x/sys/unix"
 )
@@ -85,7 +86,7 @@ var haveSoftDirty = sync.OnceValue(func() error {
 		return err
 	}
 	mem[0] = 2
-	start := sliceStart(mem)
+	start := linux.SliceAddr(mem)
 	got, err := src.dirty(Range{Start: start, End: start + trackPageSize}, nil)
 	if err != nil {
 		return err

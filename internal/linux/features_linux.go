@@ -66,7 +66,7 @@ func probePagemapScan() error {
 		return &FeatureError{Feature: feature, Err: err}
 	}
 	defer f.Close()
-	start := sliceAddr(mem)
+	start := SliceAddr(mem)
 	arg := PmScanArg{Start: start, End: start + PageSize, CategoryMask: PAGE_IS_PRESENT, ReturnMask: PAGE_IS_PRESENT}
 	var vec [1]PageRegion
 	n, err := PagemapScan(int(f.Fd()), &arg, vec[:])

@@ -29,7 +29,7 @@ func split(r *rand.Rand, total int) []int {
 func TestProcessVMManySegments(t *testing.T) {
 	const pages = 32
 	remote := testutil.MapPages(t, pages)
-	base := sliceAddr(remote)
+	base := SliceAddr(remote)
 	r := rand.New(rand.NewPCG(1, 2))
 	for i := range remote {
 		remote[i] = byte(r.Uint32())
@@ -70,7 +70,7 @@ func TestProcessVMManySegments(t *testing.T) {
 
 func TestProcessVMPartial(t *testing.T) {
 	m := testutil.MapPages(t, 3)
-	base := sliceAddr(m)
+	base := SliceAddr(m)
 	if err := unix.Mprotect(m[2*PageSize:], unix.PROT_NONE); err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +94,11 @@ func TestProcessVMPartial(t *testing.T) {
 
 func TestReadWriteMem(t *testing.T) {
 	m := testutil.MapPages(t, 1)
-	if err := WriteMem(os.Getpid(), sliceAddr(m)+10, []byte("hello")); err != nil {
+	if err := WriteMem(os.Getpid(), SliceAddr(m)+10, []byte("hello")); err != nil {
 		t.Fatal(err)
 	}
 	got := make([]byte, 5)
-	if err := ReadMem(os.Getpid(), sliceAddr(m)+10, got); err != nil || string(got) != "hello" {
+	if err := ReadMem(os.Getpid(), SliceAddr(m)+10, got); err != nil || string(got) != "hello" {
 		t.Fatalf("ReadMem = %q, %v", got, err)
 	}
 	if err := ReadMem(os.Getpid(), 8, got); !errors.Is(err, unix.EFAULT) {
@@ -117,7 +117,7 @@ func BenchmarkProcessVMReadv(b *testing.B) {
 	b.SetBytes(size)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ProcessVMReadv(os.Getpid(), [][]byte{dst}, []RemoteRange{{sliceAddr(src), size}}); err != nil {
+		if _, err := ProcessVMReadv(os.Getpid(), [][]byte{dst}, []RemoteRange{{SliceAddr(src), size}}); err != nil {
 			b.Fatal(err)
 		}
 	}

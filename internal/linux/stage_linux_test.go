@@ -58,7 +58,7 @@ func stageHelper(mib string) {
 		}
 	}
 	touch()
-	fmt.Printf("%#x\n", sliceAddr(m))
+	fmt.Printf("%#x\n", SliceAddr(m))
 	in := bufio.NewScanner(os.Stdin)
 	for in.Scan() {
 		switch in.Text() {
@@ -217,7 +217,7 @@ func BenchmarkStageUffdCopy(b *testing.B) {
 	testutil.RequireRoot(b)
 	const chunk = 1 << 20
 	m := testutil.MapPages(b, stageRegionMiB<<20/PageSize)
-	base, size := sliceAddr(m), uint64(len(m))
+	base, size := SliceAddr(m), uint64(len(m))
 	src := testutil.MapPages(b, chunk/PageSize)
 	r := rand.New(rand.NewPCG(7, 7))
 	for i := range src {

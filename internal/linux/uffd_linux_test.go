@@ -49,7 +49,7 @@ func TestUffdWPAsyncSelf(t *testing.T) {
 	for i := 0; i < len(m); i += PageSize {
 		m[i] = 1
 	}
-	base, size := sliceAddr(m), uint64(len(m))
+	base, size := SliceAddr(m), uint64(len(m))
 	fd, err := Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK | UFFD_USER_MODE_ONLY)
 	if err != nil {
 		t.Fatal(err)
@@ -99,7 +99,7 @@ func TestUffdCopy(t *testing.T) {
 	testutil.RequireRoot(t) // userfaultfd without UFFD_USER_MODE_ONLY
 	const npages = 8
 	m := testutil.MapPages(t, npages)
-	base := sliceAddr(m)
+	base := SliceAddr(m)
 	fd, err := Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK)
 	if err != nil {
 		t.Fatal(err)

@@ -79,7 +79,7 @@ func uffdRegister(fd int, start, length, mode uint64, what string) (uint64, erro
 func UffdCopy(fd int, dst uint64, src []byte) (uint64, error) {
 	var done uint64
 	for done < uint64(len(src)) {
-		c := UffdioCopy{Dst: dst + done, Src: sliceAddr(src[done:]), Len: uint64(len(src)) - done}
+		c := UffdioCopy{Dst: dst + done, Src: SliceAddr(src[done:]), Len: uint64(len(src)) - done}
 		_, err := ioctlPtr(fd, UFFDIO_COPY, unsafe.Pointer(&c))
 		if c.Copy > 0 {
 			done += uint64(c.Copy)
