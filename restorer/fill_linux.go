@@ -51,7 +51,9 @@ func fillable(v image.VMA) bool {
 }
 
 // open registers the fillable mappings of made (new, empty mappings),
-// making the userfaultfd first. It runs on the tracer's thread. Without a
+// making the userfaultfd first, after closing any earlier one (the
+// round before ended in RoundDone, which closed it; after an error the
+// Stream is aborted, which closes it too). It runs on the tracer's thread. Without a
 // userfaultfd the pages are written as before; only a descriptor it cannot
 // close again in the task is an error.
 func (f *filler) open(t *task, made []image.VMA) error {

@@ -174,7 +174,6 @@ func (s *Stream) Update(layout *image.Checkpoint, fresh []Range) error {
 	if err := s.flush(); err != nil {
 		return err
 	}
-	s.fill.close()
 	p, err := layoutProcess(layout)
 	if err != nil {
 		return err
