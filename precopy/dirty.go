@@ -28,11 +28,12 @@ type Range = ranges.Range
 // offers):
 //
 //   - uffd-wp (UffdTracker, Linux 6.7+): userfaultfd write-protection in
-//     async mode. Every tracked page is write-protected; the first write to a
-//     page lifts the protection in the kernel, without stopping the writer
-//     for more than a page fault (about 1 µs), and the PAGEMAP_SCAN ioctl
-//     returns the unprotected ("written") pages and protects them again in
-//     the same page-table walk, so Collect is exact and atomic: a write
+//     async mode. Every tracked page is write-protected (or, in a 2 MiB
+//     granule that holds nothing yet, found once it appears); the first
+//     write to a page lifts the protection in the kernel, without stopping
+//     the writer for more than a page fault (about 1 µs), and the
+//     PAGEMAP_SCAN ioctl returns the unprotected ("written") pages and
+//     protects them again in the same page-table walk, so Collect is exact and atomic: a write
 //     racing with Collect is reported now or next time (sometimes both,
 //     when the page fault and the scan interleave). It costs about 0.4 ms
 //     per GiB when nothing was written.

@@ -51,6 +51,7 @@ const (
 // stdin and answers each with one line:
 //
 //	w ADDR...            write a byte at each address -> ok
+//	r ADDR...            read a byte at each address -> ok
 //	m N                  mmap N private anonymous pages -> ADDR
 //	u ADDR               munmap a mapping made by m -> ok
 //	f ADDR N             mmap MAP_FIXED private anonymous over it -> ok
@@ -96,6 +97,10 @@ func helperCommand(cmd string, a []uint64) string {
 	case "w":
 		for _, addr := range a {
 			helperWrite(addr)
+		}
+	case "r":
+		for _, addr := range a {
+			helperRead(addr)
 		}
 	case "m":
 		return fmt.Sprintf("%#x", linux.SliceAddr(helperMmap(-1, int(a[0]), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)))
@@ -166,14 +171,22 @@ func helperKernelWrite(addr uint64) {
 }
 
 // helperWrite increments the byte at addr.
-func helperWrite(addr uint64) {
+func helperWrite(addr uint64) { helperByte(addr, "write")[0]++ }
+
+// helperSink keeps helperRead's loads from being optimized away.
+var helperSink byte
+
+func helperRead(addr uint64) { helperSink += helperByte(addr, "read")[0] }
+
+// helperByte returns the byte at addr in one of the helper's mappings.
+func helperByte(addr uint64, what string) []byte {
 	for _, m := range helperMaps {
 		if start := linux.SliceAddr(m); addr >= start && addr < start+uint64(len(m)) {
-			m[addr-start]++
-			return
+			return m[addr-start : addr-start+1]
 		}
 	}
-	helperDie(fmt.Errorf("write to %#x: not mapped", addr))
+	helperDie(fmt.Errorf("%s at %#x: not mapped", what, addr))
+	return nil
 }
 
 func helperMmap(fd, pages, prot, flags int) []byte {

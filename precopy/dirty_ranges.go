@@ -83,3 +83,24 @@ func intersectRanges(a, b []Range) []Range {
 	}
 	return out
 }
+
+// bridge returns rs with the gap between two neighbours closed when no
+// range of avoid lies in it: fewer, longer ranges that cover rs and
+// nothing of avoid. rs and avoid must be normalized and disjoint.
+func bridge(rs, avoid []Range) []Range {
+	out := make([]Range, 0, len(rs))
+	j := 0
+	for _, r := range rs {
+		if n := len(out); n > 0 {
+			for j < len(avoid) && avoid[j].End <= out[n-1].End {
+				j++
+			}
+			if j == len(avoid) || avoid[j].Start >= r.Start {
+				out[n-1].End = r.End
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	return out
+}

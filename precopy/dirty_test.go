@@ -82,6 +82,38 @@ func TestRangeSets(t *testing.T) {
 		check("union", unionRanges(a, b), union)
 		check("subtract", subtractRanges(na, nb), diff)
 		check("intersect", intersectRanges(na, nb), inter)
+		// bridge(na, avoid): the gaps of na filled unless avoid has a
+		// page there.
+		avoid := subtractRanges(nb, na)
+		bridged := ab
+		for k := 1; k < len(na); k++ {
+			lo, hi := na[k-1].End/trackPageSize, na[k].Start/trackPageSize
+			if !slices.Contains(diffBits(bb, ab)[lo:hi], true) {
+				for p := lo; p < hi; p++ {
+					bridged[p] = true
+				}
+			}
+		}
+		if got, w := bridge(na, avoid), fromBits(bridged); !slices.Equal(got, w) {
+			t.Fatalf("case %d: bridge(%v, %v) = %v, want %v", i, na, avoid, got, w)
+		}
+	}
+}
+
+func diffBits(a, b [64]bool) []bool {
+	out := make([]bool, len(a))
+	for i := range a {
+		out[i] = a[i] && !b[i]
+	}
+	return out
+}
+
+func TestGranules(t *testing.T) {
+	const g = armGranule
+	in := []Range{{Start: 4096, End: 8192}, {Start: g - 4096, End: g + 4096}, {Start: 3*g + 4096, End: 3*g + 8192}, {Start: 5 * g, End: 6 * g}}
+	want := []Range{{Start: 0, End: 2 * g}, {Start: 3 * g, End: 4 * g}, {Start: 5 * g, End: 6 * g}}
+	if got := granules(in); !slices.Equal(got, want) {
+		t.Fatalf("granules(%v) = %v, want %v", in, got, want)
 	}
 }
 

@@ -4,7 +4,10 @@ package precopy
 
 import (
 	"fmt"
+	"os"
 	"slices"
+	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -196,4 +199,64 @@ func TestUffdMappingsChange(t *testing.T) {
 	}
 	h.write(t, []uint64{c.Start + 10*trackPageSize, c.Start + trackPageSize})
 	collectWant(t, u, []uint64{c.Start + trackPageSize, c.Start + 10*trackPageSize}, "after re-registering")
+}
+
+// TestUffdSparse tracks a mapping of 1 GiB that is mostly empty, as a
+// JVM's heap reservation: tracking must not fill its page tables (2 MiB of
+// them if every granule were write-protected), and pages written in
+// granules that held nothing are still reported exactly, while a read
+// (the shared zero page) is not.
+func TestUffdSparse(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	const npages = 1 << 18 // 1 GiB
+	region := h.mmap(t, npages)
+	page := func(i uint64) uint64 { return region.Start + i*trackPageSize }
+	// Three pages before tracking: their granules are armed at Track.
+	before := []uint64{page(0), page(100_000), page(200_001)}
+	h.write(t, before)
+	pte0 := vmPTE(t, h.pid)
+	if err := u.Track([]Range{region}); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(u.armed); got != 3 {
+		t.Errorf("armed after Track: %v, want the 3 granules with pages", u.armed)
+	}
+	collectWant(t, u, nil, "nothing written")
+	// Writes in armed granules and in granules that held nothing; reads
+	// elsewhere.
+	written := []uint64{page(1), page(100_000), page(150_000), page(150_003), page(262_143)}
+	h.write(t, written)
+	if got := h.do(t, "r %#x %#x", page(50_000), page(150_001)); got != "ok" {
+		t.Fatal(got)
+	}
+	collectWant(t, u, written, "after writes and reads")
+	collectWant(t, u, nil, "nothing written since")
+	// A granule armed by Collect is tracked like the others.
+	h.write(t, []uint64{page(150_002), page(262_143)})
+	collectWant(t, u, []uint64{page(150_002), page(262_143)}, "second writes")
+	if grew := vmPTE(t, h.pid) - pte0; grew > 64 {
+		t.Errorf("page tables grew by %d KiB tracking a sparse GiB, want a few (5 granules)", grew)
+	}
+	t.Logf("armed %d granules, page tables +%d KiB", len(u.armed), vmPTE(t, h.pid)-pte0)
+}
+
+// vmPTE returns the VmPTE of pid's status (KiB of page tables).
+func vmPTE(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "VmPTE:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no VmPTE in /proc/%d/status", pid)
+	return 0
 }

@@ -26,12 +26,24 @@ const scanVecLen = 4096
 // NewUffdTracker makes the target create one with an injected system call,
 // takes it out with pidfd_getfd and closes the target's copy: the target
 // keeps no descriptor, and ours is the only one. Track registers ranges
-// (UFFDIO_REGISTER, mode WP) and write-protects them (UFFDIO_WRITEPROTECT);
-// with WP_UNPOPULATED the pages not yet populated are protected too, so a
-// first write there is reported like any other. Collect asks PAGEMAP_SCAN
-// for the pages that are no longer protected (PAGE_IS_WRITTEN) and, in the
+// (UFFDIO_REGISTER, mode WP) and write-protects (arms) the granules of them
+// that hold pages (UFFDIO_WRITEPROTECT); with WP_UNPOPULATED the empty
+// pages of an armed granule are protected too, so a first write there is
+// reported like any other. Collect asks PAGEMAP_SCAN for the pages of the
+// armed granules that are no longer protected (PAGE_IS_WRITTEN) and, in the
 // same walk under the page-table lock, protects them again
 // (PM_SCAN_WP_MATCHING).
+//
+// A granule is what one page table maps (armGranule, 2 MiB). Granules
+// without pages are left unarmed: write-protecting them would make the
+// kernel allocate their page tables to hold the markers, 2 MiB of page
+// tables per GiB, and every later scan would walk them (a 64 GiB sparse
+// reservation: 128 MiB, and 50 ms of the freeze). Collect finds the pages
+// that appeared in unarmed granules with a read-only scan (present or
+// swapped, not the shared zero page: a read alone is no write), arms those
+// granules, and then reports every page they hold; a page that appears
+// between the scan and the arming is among them. Unarmed granules have no
+// page tables to walk, so looking there is cheap.
 //
 // What the kernel lets Track register with async WP: any mapping whose
 // memory could be written through it (private anonymous, private file,
@@ -57,18 +69,16 @@ const scanVecLen = 4096
 // either. The frozen last round must resend the pages of private file
 // mappings that were sent before and are no longer present.
 //
-// Costs: write-protecting with WP_UNPOPULATED fills the page tables of the
-// whole range, so tracking a huge, mostly empty reservation costs 2 MiB of
-// page tables and about 7 ms per GiB. Collect over 1 GiB took 0.4 ms when
-// nothing was written, 3 ms when 10% of the pages were (scattered), 14 ms
-// when all were (BenchmarkUffdCollect, 2-core VM, multi-threaded target).
-// The first write to each protected page costs the target a page fault
-// (about 1 µs).
+// Costs: Collect over 1 GiB took 0.4 ms when nothing was written, 3 ms
+// when 10% of the pages were (scattered), 14 ms when all were
+// (BenchmarkUffdCollect, 2-core VM, multi-threaded target). The first
+// write to each protected page costs the target a page fault (about 1 µs).
 type UffdTracker struct {
 	pid     int
 	uffd    int      // our copy of the userfaultfd; the target has none
 	pagemap *os.File // /proc/PID/pagemap
-	tracked []Range  // normalized
+	tracked []Range  // normalized: registered
+	armed   []Range  // normalized, within tracked: granules write-protected
 	vec     []linux.PageRegion
 	scratch []Range // Collect's working list, kept between calls
 	// resync is set when a Collect failed after re-protecting pages it
@@ -179,7 +189,12 @@ func (t *UffdTracker) Track(ranges []Range) error {
 	return nil
 }
 
-// arm registers r for WP tracking and write-protects it.
+// armGranule is the span of one page table (x86-64: 512 PTEs of 4 KiB):
+// the unit in which the tracker write-protects, see UffdTracker.
+const armGranule = 2 << 20
+
+// arm registers r for WP tracking and write-protects its granules that
+// hold pages.
 func (t *UffdTracker) arm(r Range) error {
 	if _, err := linux.UffdRegisterWP(t.uffd, r.Start, r.Len()); err != nil {
 		hint := ""
@@ -193,11 +208,56 @@ func (t *UffdTracker) arm(r Range) error {
 		}
 		return fmt.Errorf("tracking %v in pid %d%s: %w", r, t.pid, hint, err)
 	}
-	if err := linux.UffdWriteProtect(t.uffd, r.Start, r.Len(), true); err != nil {
+	t.armed = subtractRanges(t.armed, []Range{r})
+	_, armErr, err := t.armPopulated([]Range{r})
+	if err = errors.Join(armErr, err); err != nil {
+		t.armed = subtractRanges(t.armed, []Range{r})
 		linux.UffdUnregister(t.uffd, r.Start, r.Len())
-		return fmt.Errorf("tracking %v in pid %d: %w", r, t.pid, err)
 	}
-	return nil
+	return err
+}
+
+// armPopulated arms the granules of rs (registered, normalized, not
+// armed) that hold pages of the process's own: it finds them with a
+// read-only scan, then write-protects each run of them with a scan that
+// reports, in the same walk under the page-table lock, the pages it
+// protects (so a page that appeared between the two is reported too). It
+// returns those pages; apart, the first run it could not arm (its pages
+// found so far are returned all the same, and it stays unarmed); err is a
+// failed read-only scan, and then nothing was armed.
+func (t *UffdTracker) armPopulated(rs []Range) (pages []Range, armErr, err error) {
+	var found []Range
+	// The read-only scan may cross what is not tracked, never what is
+	// armed (whose pages are not new).
+	for _, r := range bridge(rs, t.armed) {
+		if found, err = t.scan(r, scanPopulated, found); err != nil {
+			return nil, nil, err
+		}
+	}
+	runs := intersectRanges(granules(found), rs)
+	armed := make([]Range, 0, len(runs))
+	for _, g := range runs {
+		if pages, err = t.scan(g, scanArm, pages); err != nil {
+			if armErr == nil {
+				armErr = err
+			}
+			continue
+		}
+		armed = append(armed, g)
+	}
+	t.armed = unionRanges(t.armed, armed)
+	return pages, armErr, nil
+}
+
+// granules returns the armGranule-aligned granules that rs (normalized)
+// touch, normalized.
+func granules(rs []Range) []Range {
+	out := make([]Range, 0, len(rs))
+	for _, r := range rs {
+		g := Range{Start: r.Start &^ (armGranule - 1), End: (r.End + armGranule - 1) &^ (armGranule - 1)}
+		out = appendMerged(out, g)
+	}
+	return out
 }
 
 // Untrack unregisters the tracked parts of ranges. Parts that are no
@@ -212,6 +272,7 @@ func (t *UffdTracker) Untrack(ranges []Range) error {
 	rs := normalizeRanges(ranges)
 	err := t.unregister(intersectRanges(t.tracked, rs))
 	t.tracked = subtractRanges(t.tracked, rs)
+	t.armed = subtractRanges(t.armed, rs)
 	return err
 }
 
@@ -252,24 +313,35 @@ func (t *UffdTracker) Collect() ([]Range, error) {
 func (t *UffdTracker) collect() ([]Range, error) {
 	out, fresh := t.scratch[:0], []Range(nil)
 	var err error
-	for _, r := range t.tracked {
-		if out, err = t.scan(r, true, out); err != nil {
+	// Range by range: a scan that crossed an untracked mapping would
+	// re-protect pages there if the process tracks them itself.
+	for _, r := range t.armed {
+		if out, err = t.scan(r, scanWritten, out); err != nil {
 			return nil, err
 		}
 	}
-	t.scratch = out
 	// Second pass, after the first: a mapping replaced in between is
 	// found here, one replaced later is found next time.
 	for _, r := range t.tracked {
-		if fresh, err = t.scan(r, false, fresh); err != nil {
+		if fresh, err = t.scan(r, scanUnregistered, fresh); err != nil {
 			return nil, err
 		}
 	}
+	fresh = normalizeRanges(fresh)
 	for _, r := range fresh {
 		// A mapping that cannot be registered stays reported wholly
 		// written, every time.
 		_ = t.arm(r)
 	}
+	// Pages that appeared in unarmed granules: arm those granules, then
+	// report all their pages, those that appeared in between too. A
+	// granule that cannot be armed (its mapping was replaced just now:
+	// next time it is fresh) is reported all the same.
+	appeared, _, err := t.armPopulated(subtractRanges(subtractRanges(t.tracked, t.armed), fresh))
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, appeared...)
 	// Not merged as they come: when the kernel's own buffer fills during
 	// a call, walk_end can come back below where the walk really ended
 	// (it is only updated when the output stops early), so the next call
@@ -279,27 +351,65 @@ func (t *UffdTracker) collect() ([]Range, error) {
 	return slices.Clone(t.scratch), nil
 }
 
-// scan appends to out the written pages of r, re-protecting them (written),
-// or the pages of r in mappings not registered for async WP (!written).
-func (t *UffdTracker) scan(r Range, written bool, out []Range) ([]Range, error) {
-	arg := linux.PmScanArg{End: r.End, CategoryMask: linux.PAGE_IS_WRITTEN, ReturnMask: linux.PAGE_IS_WRITTEN}
-	if written {
-		arg.Flags = linux.PM_SCAN_WP_MATCHING
-	} else {
-		arg.CategoryMask, arg.CategoryInverted = linux.PAGE_IS_WPALLOWED, linux.PAGE_IS_WPALLOWED
-		arg.ReturnMask = linux.PAGE_IS_WPALLOWED
-	}
+// The scans Collect and Track make. Each is one PAGEMAP_SCAN walk, and
+// keeps the regions its keep function accepts.
+var (
+	// scanWritten: the written pages, protected again in the same walk.
+	// Unregistered mappings are skipped.
+	scanWritten = pmScan{arg: linux.PmScanArg{Flags: linux.PM_SCAN_WP_MATCHING,
+		CategoryMask: linux.PAGE_IS_WRITTEN, ReturnMask: linux.PAGE_IS_WRITTEN}}
+	// scanUnregistered: the pages of mappings not registered for async WP.
+	scanUnregistered = pmScan{arg: linux.PmScanArg{CategoryMask: linux.PAGE_IS_WPALLOWED,
+		CategoryInverted: linux.PAGE_IS_WPALLOWED, ReturnMask: linux.PAGE_IS_WPALLOWED}}
+	// scanPopulated: the process's own pages, present or swapped out (not
+	// the shared zero page a read maps, nor a file's page a private file
+	// mapping shows until it is written).
+	scanPopulated = pmScan{arg: linux.PmScanArg{CategoryAnyofMask: linux.PAGE_IS_PRESENT | linux.PAGE_IS_SWAPPED,
+		ReturnMask: populatedMask}, keep: ownPage}
+	// scanArm: every page, write-protected if it is not (an empty one gets
+	// a marker), and the process's own pages that were not protected.
+	// When the output fills, the kernel may resume the walk below where
+	// it stopped, and what it protected there must not come back: a
+	// marker reads as swapped out, a protected page as present, neither
+	// as written.
+	scanArm = pmScan{arg: linux.PmScanArg{Flags: linux.PM_SCAN_WP_MATCHING,
+		ReturnMask: populatedMask | linux.PAGE_IS_WRITTEN},
+		keep: func(c uint64) bool { return ownPage(c) && c&linux.PAGE_IS_WRITTEN != 0 }}
+)
+
+const populatedMask = linux.PAGE_IS_PRESENT | linux.PAGE_IS_SWAPPED | linux.PAGE_IS_PFNZERO | linux.PAGE_IS_FILE
+
+// ownPage reports whether a page of the categories c (populatedMask)
+// holds the process's own contents. A page that is neither present nor
+// swapped out is empty: it reads as zeros, as yet.
+func ownPage(c uint64) bool {
+	return c&(linux.PAGE_IS_PRESENT|linux.PAGE_IS_SWAPPED) != 0 && c&(linux.PAGE_IS_PFNZERO|linux.PAGE_IS_FILE) == 0
+}
+
+// pmScan is a PAGEMAP_SCAN request and which of the regions it returns to
+// keep (nil: all).
+type pmScan struct {
+	arg  linux.PmScanArg
+	keep func(categories uint64) bool
+}
+
+// scan appends to out the pages of r that sc selects.
+func (t *UffdTracker) scan(r Range, sc pmScan, out []Range) ([]Range, error) {
+	arg := sc.arg
+	arg.End = r.End
 	for start := r.Start; start < r.End; {
 		arg.Start = start
 		n, err := linux.PagemapScan(int(t.pagemap.Fd()), &arg, t.vec)
 		if err != nil {
-			return nil, fmt.Errorf("collecting %v in pid %d: %w", r, t.pid, err)
+			return out, fmt.Errorf("collecting %v in pid %d: %w", r, t.pid, err)
 		}
 		for _, reg := range t.vec[:n] {
-			out = append(out, Range{Start: reg.Start, End: reg.End})
+			if sc.keep == nil || sc.keep(reg.Categories) {
+				out = append(out, Range{Start: reg.Start, End: reg.End})
+			}
 		}
 		if arg.WalkEnd <= start {
-			return nil, fmt.Errorf("collecting %v in pid %d: PAGEMAP_SCAN made no progress at %#x", r, t.pid, start)
+			return out, fmt.Errorf("collecting %v in pid %d: PAGEMAP_SCAN made no progress at %#x", r, t.pid, start)
 		}
 		start = arg.WalkEnd
 	}
@@ -315,6 +425,6 @@ func (t *UffdTracker) Close() error {
 	}
 	t.closed = true
 	err := t.unregister(t.tracked)
-	t.tracked = nil
+	t.tracked, t.armed = nil, nil
 	return errors.Join(err, unix.Close(t.uffd), t.pagemap.Close())
 }
