@@ -6,12 +6,16 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"os/exec"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/internal/workload"
+	"golang.org/x/sys/unix"
 )
 
 func TestMain(m *testing.M) {
@@ -53,10 +57,14 @@ func TestBenchTinyPoint(t *testing.T) {
 		CRIU:      "-",
 		Settle:    100 * time.Millisecond,
 		Log:       t.Logf,
+		Pin:       runtime.NumCPU() >= 2, // the hosts on CPUs of their own: daemons restarted pinned
 	}
 	res, err := Bench(ctx, opt)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opt.Pin && (!strings.Contains(res.Machine.Pinned, "h1 on CPUs [") || !strings.Contains(res.Machine.Pinned, "h2 on CPUs [")) {
+		t.Errorf("pinned hosts not recorded: %q", res.Machine.Pinned)
 	}
 	if len(res.Points) != 1 || len(res.Points[0].Runs) != 1 {
 		t.Fatalf("results: %+v", res.Points)
@@ -89,5 +97,37 @@ func TestBenchTinyPoint(t *testing.T) {
 	}
 	if err := writeResults(t.TempDir(), res); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPinThreads pins a child to one CPU: the kernel shows it as its only
+// allowed one.
+func TestPinThreads(t *testing.T) {
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		t.Fatal(err)
+	}
+	cpu := -1
+	for c := range 64 * len(all) {
+		if all.IsSet(c) {
+			cpu = c // the last one
+		}
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	var one unix.CPUSet
+	one.Set(cpu)
+	if err := pinThreads(cmd.Process.Pid, &one); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", cmd.Process.Pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := fmt.Sprintf("Cpus_allowed_list:\t%d\n", cpu); !strings.Contains(string(b), want) {
+		t.Errorf("after pinning to CPU %d, status has no %q:\n%s", cpu, want, b)
 	}
 }

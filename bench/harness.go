@@ -31,7 +31,8 @@ type harness struct {
 	// wireMiB is the wire size of each point's last migration: the size
 	// of its next paired bare runs.
 	wireMiB map[Point]int
-	runs    int // runs started, for scratch names
+	runs    int    // runs started, for scratch names
+	pinned  string // the CPU sets of --pin, "" without it
 }
 
 // Bench runs the benchmark and returns what it measured, also when it stops
@@ -47,6 +48,7 @@ func Bench(ctx context.Context, opt Options) (*Results, error) {
 	if err != nil {
 		return nil, err
 	}
+	res.Machine.Pinned = h.pinned
 	if opt.LimitMiB > 0 {
 		res.Limit = h.measureLimit(ctx)
 		h.limit = res.limitGiBps()
@@ -106,6 +108,15 @@ func (h *harness) setup(ctx context.Context) (func(), error) {
 	})
 	h.h1, _ = l.Host("h1")
 	h.h2, _ = l.Host("h2")
+	if h.opt.Pin {
+		sets, err := h.pinHosts(ctx)
+		if err != nil {
+			return cleanup, err
+		}
+		h.pinned = sets
+		h.opt.Log("== pinned: %s", sets)
+		return cleanup, nil // pinHosts restarted the daemons and found them
+	}
 	return cleanup, h.findDaemons()
 }
 

@@ -34,6 +34,9 @@ func metricByKey(key string) metric {
 // the successful runs.
 func printTable(w io.Writer, res *Results) {
 	fmt.Fprintf(w, "\nMachine: %s, %d CPUs, %d MiB, %s\n", res.Machine.Kernel, res.Machine.CPUs, res.Machine.MemTotalMiB, res.Machine.Go)
+	if res.Machine.Pinned != "" {
+		fmt.Fprintf(w, "Hosts pinned (--pin): %s\n", res.Machine.Pinned)
+	}
 	if l := res.Limit; l != nil && l.GiBps.N > 0 {
 		fmt.Fprintf(w, "Physical limit (bare quic-go h1 -> h2, 1 MiB writes): %.3f GiB/s [%.3f-%.3f], cpu s/GiB source %.2f, sink %.2f\n",
 			l.GiBps.Median, l.GiBps.Min, l.GiBps.Max, l.SrcCPUPerGiB.Median, l.SinkCPUPerGiB.Median)

@@ -26,6 +26,9 @@ type Machine struct {
 	CPUs        int    `json:"cpus"`
 	MemTotalMiB int    `json:"mem_total_mib"`
 	Go          string `json:"go"`
+	// Pinned is how --pin split the CPUs between the hosts ("" when both
+	// ran on all of them).
+	Pinned string `json:"pinned,omitempty"`
 }
 
 func newResults(opt Options) *Results {
