@@ -84,14 +84,15 @@ func intersectRanges(a, b []Range) []Range {
 	return out
 }
 
-// bridge returns rs with the gap between two neighbours closed when no
-// range of avoid lies in it: fewer, longer ranges that cover rs and
-// nothing of avoid. rs and avoid must be normalized and disjoint.
-func bridge(rs, avoid []Range) []Range {
+// bridge returns rs with the gap between two neighbours closed when it is
+// at most maxGap long and no range of avoid lies in it: fewer, longer
+// ranges that cover rs and nothing of avoid. rs and avoid must be
+// normalized and disjoint.
+func bridge(rs, avoid []Range, maxGap uint64) []Range {
 	out := make([]Range, 0, len(rs))
 	j := 0
 	for _, r := range rs {
-		if n := len(out); n > 0 {
+		if n := len(out); n > 0 && r.Start-out[n-1].End <= maxGap {
 			for j < len(avoid) && avoid[j].End <= out[n-1].End {
 				j++
 			}

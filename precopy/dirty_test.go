@@ -82,20 +82,21 @@ func TestRangeSets(t *testing.T) {
 		check("union", unionRanges(a, b), union)
 		check("subtract", subtractRanges(na, nb), diff)
 		check("intersect", intersectRanges(na, nb), inter)
-		// bridge(na, avoid): the gaps of na filled unless avoid has a
-		// page there.
+		// bridge(na, avoid, maxGap): the gaps of na up to maxGap long
+		// filled unless avoid has a page there.
 		avoid := subtractRanges(nb, na)
+		maxGap := uint64(rng.IntN(8)) * trackPageSize
 		bridged := ab
 		for k := 1; k < len(na); k++ {
 			lo, hi := na[k-1].End/trackPageSize, na[k].Start/trackPageSize
-			if !slices.Contains(diffBits(bb, ab)[lo:hi], true) {
+			if (hi-lo)*trackPageSize <= maxGap && !slices.Contains(diffBits(bb, ab)[lo:hi], true) {
 				for p := lo; p < hi; p++ {
 					bridged[p] = true
 				}
 			}
 		}
-		if got, w := bridge(na, avoid), fromBits(bridged); !slices.Equal(got, w) {
-			t.Fatalf("case %d: bridge(%v, %v) = %v, want %v", i, na, avoid, got, w)
+		if got, w := bridge(na, avoid, maxGap), fromBits(bridged); !slices.Equal(got, w) {
+			t.Fatalf("case %d: bridge(%v, %v, %#x) = %v, want %v", i, na, avoid, maxGap, got, w)
 		}
 	}
 }

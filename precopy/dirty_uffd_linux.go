@@ -228,8 +228,9 @@ func (t *UffdTracker) arm(r Range) error {
 func (t *UffdTracker) armPopulated(rs []Range) (pages []Range, armErr, err error) {
 	var found []Range
 	// The read-only scan may cross what is not tracked, never what is
-	// armed (whose pages are not new).
-	for _, r := range bridge(rs, t.armed) {
+	// armed (whose pages are not new), and not far: a large mapping not
+	// tracked (shared memory) would be walked in vain at every Collect.
+	for _, r := range bridge(rs, t.armed, armGranule) {
 		if found, err = t.scan(r, scanPopulated, found); err != nil {
 			return nil, nil, err
 		}
