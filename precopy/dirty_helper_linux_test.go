@@ -53,6 +53,7 @@ const (
 //	w ADDR...            write a byte at each address -> ok
 //	r ADDR...            read a byte at each address -> ok
 //	m N                  mmap N private anonymous pages -> ADDR
+//	h N                  the same, 2 MiB aligned, with MADV_HUGEPAGE -> ADDR
 //	u ADDR               munmap a mapping made by m -> ok
 //	f ADDR N             mmap MAP_FIXED private anonymous over it -> ok
 //	s ADDR N STEP        write every STEP-th of the N pages at ADDR -> ok
@@ -104,6 +105,8 @@ func helperCommand(cmd string, a []uint64) string {
 		}
 	case "m":
 		return fmt.Sprintf("%#x", linux.SliceAddr(helperMmap(-1, int(a[0]), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)))
+	case "h":
+		return fmt.Sprintf("%#x", linux.SliceAddr(helperMmapHuge(int(a[0]))))
 	case "u":
 		helperMunmap(a[0])
 	case "f":
@@ -192,6 +195,23 @@ func helperByte(addr uint64, what string) []byte {
 func helperMmap(fd, pages, prot, flags int) []byte {
 	m, err := unix.Mmap(fd, 0, pages*trackPageSize, prot, flags)
 	if err != nil {
+		helperDie(err)
+	}
+	helperMaps = append(helperMaps, m)
+	return m
+}
+
+// helperMmapHuge maps n pages at a 2 MiB boundary, asking for
+// transparent huge pages there (the mapping has 2 MiB more, unused).
+func helperMmapHuge(n int) []byte {
+	const huge = 2 << 20
+	m, err := unix.Mmap(-1, 0, n*trackPageSize+huge, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		helperDie(err)
+	}
+	off := (huge - int(linux.SliceAddr(m)%huge)) % huge
+	m = m[off : off+n*trackPageSize]
+	if err := unix.Madvise(m, unix.MADV_HUGEPAGE); err != nil {
 		helperDie(err)
 	}
 	helperMaps = append(helperMaps, m)

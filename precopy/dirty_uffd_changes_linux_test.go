@@ -260,3 +260,65 @@ func vmPTE(t *testing.T, pid int) int {
 	t.Fatalf("no VmPTE in /proc/%d/status", pid)
 	return 0
 }
+
+// TestUffdHugePages tracks a mapping with transparent huge pages: writes
+// into an armed huge page are reported page by page; a write into a
+// granule that held nothing may make a whole huge page there, which is
+// then reported whole (the pages besides the written one are zeros), and
+// page by page after that.
+func TestUffdHugePages(t *testing.T) {
+	h := startHelper(t)
+	u := newUffdTracker(t, h)
+	const npages = 1024 // two granules
+	addr, err := strconv.ParseUint(h.do(t, "h %d", npages), 0, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region := Range{Start: addr, End: addr + npages*trackPageSize}
+	page := func(i uint64) uint64 { return region.Start + i*trackPageSize }
+	h.write(t, []uint64{page(0)})
+	huge := anonHugeKiB(t, h.pid)
+	t.Logf("AnonHugePages after the first write: %d KiB", huge)
+	if err := u.Track([]Range{region}); err != nil {
+		t.Fatal(err)
+	}
+	h.write(t, []uint64{page(5), page(600)})
+	got, err := u.Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	second := Range{Start: page(512), End: page(npages)}
+	for _, r := range got {
+		if r.Start < second.Start && r != (Range{Start: page(5), End: page(6)}) {
+			t.Errorf("armed granule: reported %v, want only page 5 (%#x)", r, page(5))
+		}
+		if r.End > second.Start && (r.Start < second.Start || r.End > second.End) {
+			t.Errorf("reported %v, beyond the second granule %v", r, second)
+		}
+	}
+	if !slices.ContainsFunc(got, func(r Range) bool { return r.Start <= page(600) && page(600) < r.End }) {
+		t.Errorf("page 600 (%#x), written in an empty granule, not reported: %v", page(600), got)
+	}
+	t.Logf("reported %v; AnonHugePages now %d KiB", got, anonHugeKiB(t, h.pid))
+	h.write(t, []uint64{page(601), page(7)})
+	collectWant(t, u, []uint64{page(7), page(601)}, "writes into both granules once armed")
+}
+
+// anonHugeKiB returns AnonHugePages of pid's smaps_rollup.
+func anonHugeKiB(t *testing.T, pid int) int {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if v, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
+			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	return 0
+}

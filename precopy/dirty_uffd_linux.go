@@ -43,7 +43,10 @@ const scanVecLen = 4096
 // swapped, not the shared zero page: a read alone is no write), arms those
 // granules, and then reports every page they hold; a page that appears
 // between the scan and the arming is among them. Unarmed granules have no
-// page tables to walk, so looking there is cheap.
+// page tables to walk, so looking there is cheap. With transparent huge
+// pages, the first write into an unarmed granule may make a whole huge
+// page there: Collect reports its 512 pages once (the others read as
+// zeros), and page by page from then on.
 //
 // What the kernel lets Track register with async WP: any mapping whose
 // memory could be written through it (private anonymous, private file,
