@@ -50,19 +50,22 @@ func (h *harness) pinHosts(ctx context.Context) (string, error) {
 	return desc[:len(desc)-2], h.restartDaemons(ctx)
 }
 
-// pinThreads sets the CPU affinity of every thread of pid.
+// pinThreads sets the CPU affinity of every thread of pid. A second pass
+// catches a thread that one not yet pinned made during the first.
 func pinThreads(pid int, set *unix.CPUSet) error {
-	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
-	if err != nil {
-		return err
-	}
-	for _, t := range tasks {
-		tid, err := strconv.Atoi(t.Name())
+	for range 2 {
+		tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 		if err != nil {
-			continue
+			return err
 		}
-		if err := unix.SchedSetaffinity(tid, set); err != nil {
-			return fmt.Errorf("sched_setaffinity of thread %d of pid %d: %w", tid, pid, err)
+		for _, t := range tasks {
+			tid, err := strconv.Atoi(t.Name())
+			if err != nil {
+				continue
+			}
+			if err := unix.SchedSetaffinity(tid, set); err != nil {
+				return fmt.Errorf("sched_setaffinity of thread %d of pid %d: %w", tid, pid, err)
+			}
 		}
 	}
 	return nil

@@ -242,14 +242,20 @@ func TestUffdSparse(t *testing.T) {
 }
 
 // vmPTE returns the VmPTE of pid's status (KiB of page tables).
-func vmPTE(t *testing.T, pid int) int {
+func vmPTE(t *testing.T, pid int) int { return procKiB(t, pid, "status", "VmPTE") }
+
+// anonHugeKiB returns AnonHugePages of pid's smaps_rollup.
+func anonHugeKiB(t *testing.T, pid int) int { return procKiB(t, pid, "smaps_rollup", "AnonHugePages") }
+
+// procKiB returns the "FIELD: N kB" line of /proc/PID/FILE.
+func procKiB(t *testing.T, pid int, file, field string) int {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/%s", pid, file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "VmPTE:"); ok {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
 			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
 			if err != nil {
 				t.Fatal(err)
@@ -257,7 +263,7 @@ func vmPTE(t *testing.T, pid int) int {
 			return n
 		}
 	}
-	t.Fatalf("no VmPTE in /proc/%d/status", pid)
+	t.Fatalf("no %s in /proc/%d/%s", field, pid, file)
 	return 0
 }
 
@@ -302,23 +308,4 @@ func TestUffdHugePages(t *testing.T) {
 	t.Logf("reported %v; AnonHugePages now %d KiB", got, anonHugeKiB(t, h.pid))
 	h.write(t, []uint64{page(601), page(7)})
 	collectWant(t, u, []uint64{page(7), page(601)}, "writes into both granules once armed")
-}
-
-// anonHugeKiB returns AnonHugePages of pid's smaps_rollup.
-func anonHugeKiB(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/smaps_rollup", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for line := range strings.Lines(string(b)) {
-		if v, ok := strings.CutPrefix(line, "AnonHugePages:"); ok {
-			n, err := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return n
-		}
-	}
-	return 0
 }

@@ -27,23 +27,25 @@ const scanVecLen = 4096
 // takes it out with pidfd_getfd and closes the target's copy: the target
 // keeps no descriptor, and ours is the only one. Track registers ranges
 // (UFFDIO_REGISTER, mode WP) and write-protects (arms) the granules of them
-// that hold pages (UFFDIO_WRITEPROTECT); with WP_UNPOPULATED the empty
-// pages of an armed granule are protected too, so a first write there is
-// reported like any other. Collect asks PAGEMAP_SCAN for the pages of the
-// armed granules that are no longer protected (PAGE_IS_WRITTEN) and, in the
-// same walk under the page-table lock, protects them again
-// (PM_SCAN_WP_MATCHING).
+// that hold pages; with WP_UNPOPULATED the empty pages of an armed granule
+// are protected too (a marker in their page-table entry), so a first write
+// there is reported like any other. Collect asks PAGEMAP_SCAN for the
+// pages of the armed granules that are no longer protected
+// (PAGE_IS_WRITTEN) and, in the same walk under the page-table lock,
+// protects them again (PM_SCAN_WP_MATCHING).
 //
 // A granule is what one page table maps (armGranule, 2 MiB). Granules
 // without pages are left unarmed: write-protecting them would make the
 // kernel allocate their page tables to hold the markers, 2 MiB of page
 // tables per GiB, and every later scan would walk them (a 64 GiB sparse
-// reservation: 128 MiB, and 50 ms of the freeze). Collect finds the pages
-// that appeared in unarmed granules with a read-only scan (present or
-// swapped, not the shared zero page: a read alone is no write), arms those
-// granules, and then reports every page they hold; a page that appears
-// between the scan and the arming is among them. Unarmed granules have no
-// page tables to walk, so looking there is cheap. With transparent huge
+// reservation: 128 MiB, and 50 ms of the freeze). An entry that is neither
+// present nor marked reads as written on a uffd-wp mapping, so arming
+// cannot stop at the present pages. Collect finds pages that appeared in
+// unarmed granules with a read-only scan (present or swapped, not the
+// shared zero page: a read alone is no write) and arms those granules with
+// a PM_SCAN_WP_MATCHING walk over every entry, which reports the pages it
+// protects, so a page that appears between the two scans is reported too.
+// Unarmed granules have no page tables to walk, so looking there is cheap. With transparent huge
 // pages, the first write into an unarmed granule may make a whole huge
 // page there: Collect reports its 512 pages once (the others read as
 // zeros), and page by page from then on.
