@@ -58,6 +58,7 @@ func TestBenchTinyPoint(t *testing.T) {
 		Settle:    100 * time.Millisecond,
 		Log:       t.Logf,
 		Pin:       runtime.NumCPU() >= 2, // the hosts on CPUs of their own: daemons restarted pinned
+		CopyRef:   true,
 	}
 	res, err := Bench(ctx, opt)
 	if err != nil {
@@ -94,6 +95,12 @@ func TestBenchTinyPoint(t *testing.T) {
 		math.Abs(float64(r.PairedPct-100*r.StreamGiBs/r.PairedGiBs)) > 1e-9 {
 		t.Errorf("paired bare runs: %+v, mean %.3f GiB/s, stream %.3f GiB/s at %.0f%% of them (%s)",
 			r.Paired, float64(r.PairedGiBs), float64(r.StreamGiBs), float64(r.PairedPct), r.PairError)
+	}
+	// The bare run with copies moved the after-run's size through
+	// process_vm_readv and UFFDIO_COPY.
+	if q := r.CopyRef; q == nil || q.Bytes != r.Paired[1].Bytes ||
+		math.Abs(float64(r.CopyRefPct)-100*float64(r.StreamGiBs)/q.gibps()) > 1e-9 {
+		t.Errorf("copy reference: %+v at %.0f%% (%s)", q, float64(r.CopyRefPct), r.CopyRefError)
 	}
 	if err := writeResults(t.TempDir(), res); err != nil {
 		t.Fatal(err)

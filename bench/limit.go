@@ -27,7 +27,7 @@ func (h *harness) measureLimit(ctx context.Context) *Limit {
 	var err error
 	for i := 0; err == nil && i < h.opt.LimitRuns; i++ {
 		var r quicResult
-		if r, err = h.quicOnce(ctx, l.MiB); err == nil {
+		if r, err = h.quicOnce(ctx, l.MiB, false); err == nil {
 			l.Runs = append(l.Runs, r)
 		}
 	}
@@ -48,8 +48,9 @@ func (h *harness) measureLimit(ctx context.Context) *Limit {
 	return l
 }
 
-// quicOnce runs quic-sink in h2 and quic-source in h1, mib MiB.
-func (h *harness) quicOnce(ctx context.Context, mib int) (quicResult, error) {
+// quicOnce runs quic-sink in h2 and quic-source in h1, mib MiB; with
+// copies, both ends do a migration's memory work too (--copy).
+func (h *harness) quicOnce(ctx context.Context, mib int, copies bool) (quicResult, error) {
 	var r quicResult
 	if h.quicIDs == "" {
 		dir := filepath.Join(h.tmp, "quic-id")
@@ -65,6 +66,9 @@ func (h *harness) quicOnce(ctx context.Context, mib int) (quicResult, error) {
 	}
 	addr := net.JoinHostPort(h.h2.Addr.String(), strconv.Itoa(quicPort))
 	sink := []string{h.self, "quic-sink", "--id", filepath.Join(idDir, "h2"), "--listen", addr}
+	if copies {
+		sink = append(sink, "--copy")
+	}
 	pid, err := start(ctx, h.h2, dir, sink, "LISTENING", 10*time.Second)
 	if pid > 0 {
 		defer stopIn(h.h2, pid)
@@ -73,6 +77,9 @@ func (h *harness) quicOnce(ctx context.Context, mib int) (quicResult, error) {
 		return r, err
 	}
 	source := []string{h.self, "quic-source", "--id", filepath.Join(idDir, "h1"), "--addr", addr, "--peer", "h2", "--mib", strconv.Itoa(mib)}
+	if copies {
+		source = append(source, "--copy")
+	}
 	out, code, err := h.execOut(ctx, h.h1, source...)
 	if err == nil && code != 0 {
 		err = fmt.Errorf("quic-source: exit status %d: %s", code, strings.TrimSpace(out))

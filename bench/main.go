@@ -56,6 +56,7 @@ type Options struct {
 	Settle      time.Duration
 	KeepDaemons bool   // do not restart the daemons before each run
 	Pin         bool   // each host on CPUs of its own (pinHosts)
+	CopyRef     bool   // a bare run with a migration's copies after each migration (copyRef)
 	Report      string // only print and rewrite the report of this results directory
 	Log         func(format string, args ...any)
 }
@@ -157,6 +158,7 @@ func parseFlags(args []string) (Options, bool, error) {
 	fs.StringVar(&opt.CRIU, "criu", "", `criu binary for the side-by-side stop-and-copy (default: criu on PATH; "-" skips)`)
 	fs.DurationVar(&opt.Settle, "settle", 300*time.Millisecond, "time the workload runs in h1 before each migration")
 	fs.StringVar(&opt.Report, "report", "", "print the table of DIR/results.json and rewrite its CSV files and plots, run nothing")
+	fs.BoolVar(&opt.CopyRef, "copy-ref", false, "after each migration, a bare QUIC run whose ends also read and write the pages as a migration does (stream %copyref)")
 	fs.BoolVar(&opt.Pin, "pin", false, "run h1 on the first half of the CPUs and h2 on the rest, as two machines (default: both on all)")
 	fs.BoolVar(&opt.KeepDaemons, "keep-daemons", false, "do not restart both daemons before each run (peak RSS then includes memory kept from earlier runs)")
 	if err := cli.Parse(fs, args); err != nil {

@@ -134,6 +134,7 @@ var metrics = []metric{
 	{"limit_pct", "%limit", "%.0f", func(r *Run) float64 { return float64(r.LimitPct) }},
 	{"stream_pct", "stream %limit", "%.0f", func(r *Run) float64 { return float64(r.StreamPct) }},
 	{"paired_pct", "stream %paired", "%.0f", func(r *Run) float64 { return float64(r.PairedPct) }},
+	{"copy_ref_pct", "stream %copyref", "%.0f", func(r *Run) float64 { return float64(r.CopyRefPct) }},
 	{"src_cpu_s_per_gib", "src cpu s/GiB", "%.2f", func(r *Run) float64 { return float64(r.SrcCPUPerGiB) }},
 	{"dst_cpu_s_per_gib", "dst cpu s/GiB", "%.2f", func(r *Run) float64 { return float64(r.DstCPUPerGiB) }},
 	{"src_peak_rss_mib", "src RSS MiB", "%.0f", func(r *Run) float64 { return r.SrcPeakRSSMiB }},

@@ -14,9 +14,11 @@ import (
 	"time"
 
 	"github.com/migrate-dev/migrate/internal/cli"
+	"github.com/migrate-dev/migrate/internal/linux"
 	"github.com/migrate-dev/migrate/internal/self"
 	"github.com/migrate-dev/migrate/transport"
 	"github.com/quic-go/quic-go"
+	"golang.org/x/sys/unix"
 )
 
 // The physical limit: a bare quic-go transfer between the two lab hosts,
@@ -75,6 +77,7 @@ func runQUICSink(args []string) error {
 	idDir := fs.String("id", "", "identity directory")
 	addr := fs.String("listen", "", "UDP address to listen on")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after")
+	copyIn := fs.Bool("copy", false, "write what arrives into fresh pages with UFFDIO_COPY, as a migration's destination does")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -98,7 +101,18 @@ func runQUICSink(args []string) error {
 	if err != nil {
 		return err
 	}
-	n, err := io.CopyBuffer(io.Discard, s, make([]byte, quicChunk))
+	buf := make([]byte, quicChunk)
+	var n int64
+	if *copyIn {
+		f, ferr := newFreshPages()
+		if ferr != nil {
+			return ferr
+		}
+		defer f.Close()
+		n, err = f.readFrom(s, buf)
+	} else {
+		n, err = io.CopyBuffer(io.Discard, s, buf)
+	}
 	if err != nil {
 		return err
 	}
@@ -124,6 +138,7 @@ func runQUICSource(args []string) error {
 	addr := fs.String("addr", "", "the sink's UDP address")
 	peer := fs.String("peer", "", "the sink's node name")
 	mib := fs.Int("mib", 1024, "MiB to send")
+	copyOut := fs.Bool("copy", false, "read each MiB out of memory with process_vm_readv first, as a migration's source does")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -138,22 +153,35 @@ func runQUICSource(args []string) error {
 		return err
 	}
 	defer qc.CloseWithError(0, "")
-	r, err := sendAll(ctx, qc, *mib)
+	r, err := sendAll(ctx, qc, *mib, *copyOut)
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(os.Stdout).Encode(r)
 }
 
-func sendAll(ctx context.Context, qc *quic.Conn, mib int) (quicResult, error) {
+func sendAll(ctx context.Context, qc *quic.Conn, mib int, copyOut bool) (quicResult, error) {
 	buf := make([]byte, quicChunk)
 	rand.Read(buf)
+	var region []byte
+	if copyOut {
+		var err error
+		if region, err = filledRegion(buf, mib); err != nil {
+			return quicResult{}, err
+		}
+		defer unix.Munmap(region)
+	}
 	cpu0, start := cpuSeconds(), time.Now()
 	s, err := qc.OpenStreamSync(ctx)
 	if err != nil {
 		return quicResult{}, err
 	}
-	for range mib {
+	for i := range mib {
+		if copyOut {
+			if err := linux.ReadMem(os.Getpid(), linux.SliceAddr(region[i*quicChunk:]), buf); err != nil {
+				return quicResult{}, err
+			}
+		}
 		if _, err := s.Write(buf); err != nil {
 			return quicResult{}, err
 		}
@@ -174,6 +202,82 @@ func sendAll(ctx context.Context, qc *quic.Conn, mib int) (quicResult, error) {
 		return r, errors.New("the sink received " + fmt.Sprint(r.Bytes) + " bytes, not all")
 	}
 	return r, nil
+}
+
+// filledRegion maps mib MiB and fills it with copies of chunk, touching
+// every page: what a migration's source reads pages out of.
+func filledRegion(chunk []byte, mib int) ([]byte, error) {
+	region, err := unix.Mmap(-1, 0, mib*quicChunk, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %d MiB: %w", mib, err)
+	}
+	for i := range mib {
+		copy(region[i*quicChunk:], chunk)
+	}
+	return region, nil
+}
+
+// freshPages puts what it reads into pages never touched before, with UFFDIO_COPY (the kernel allocates each page and
+// copies into it), as a migration's destination writes a process's memory.
+// Its region is a NORESERVE reservation registered for missing pages.
+type freshPages struct {
+	region []byte
+	uffd   int
+	off    uint64
+}
+
+// freshReserve is the size of freshPages' reservation.
+const freshReserve = 64 << 30
+
+func newFreshPages() (*freshPages, error) {
+	region, err := unix.Mmap(-1, 0, freshReserve, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+	if err != nil {
+		return nil, fmt.Errorf("mmap %d GiB NORESERVE: %w", freshReserve>>30, err)
+	}
+	f := &freshPages{region: region, uffd: -1}
+	if f.uffd, err = linux.Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK); err == nil {
+		if _, err = linux.UffdAPI(f.uffd, linux.UFFD_FEATURE_SIGBUS); err == nil {
+			_, err = linux.UffdRegisterMissing(f.uffd, linux.SliceAddr(region), freshReserve)
+		}
+	}
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// readFrom reads r to its end in chunks of len(buf), copying each into
+// the next fresh pages, and returns the bytes read. The stream must be
+// whole pages.
+func (f *freshPages) readFrom(r io.Reader, buf []byte) (int64, error) {
+	var n int64
+	for {
+		k, err := io.ReadFull(r, buf)
+		if k%linux.PageSize != 0 || f.off+uint64(k) > freshReserve {
+			return n, fmt.Errorf("fresh pages: %d bytes at %d (whole pages, %d GiB at most)", k, f.off, freshReserve>>30)
+		}
+		if k > 0 {
+			if _, err := linux.UffdCopy(f.uffd, linux.SliceAddr(f.region)+f.off, buf[:k]); err != nil {
+				return n, err
+			}
+			f.off += uint64(k)
+			n += int64(k)
+		}
+		switch {
+		case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+			return n, nil
+		case err != nil:
+			return n, err
+		}
+	}
+}
+
+func (f *freshPages) Close() error {
+	if f.uffd >= 0 {
+		unix.Close(f.uffd)
+	}
+	return unix.Munmap(f.region)
 }
 
 // hidden subcommands of the bench binary, run inside lab hosts.

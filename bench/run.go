@@ -78,6 +78,13 @@ type Run struct {
 	PairedGiBs Float        `json:"paired_gib_s"`
 	PairedPct  Float        `json:"paired_pct"`
 	PairError  string       `json:"pair_error,omitempty"`
+	// CopyRef is a bare QUIC run after the migration whose ends also
+	// read and write the pages as a migration must (Options.CopyRef),
+	// CopyRefPct StreamGiBs against it: what is left is the migration's
+	// own overhead.
+	CopyRef      *quicResult `json:"copy_ref,omitempty"`
+	CopyRefPct   Float       `json:"copy_ref_pct"`
+	CopyRefError string      `json:"copy_ref_error,omitempty"`
 
 	SrcCPUS       float64 `json:"src_cpu_s"`
 	DstCPUS       float64 `json:"dst_cpu_s"`
@@ -130,6 +137,11 @@ func (r Run) line() string {
 		limit += fmt.Sprintf(", streaming at %.0f%% of the bare runs beside it (%.3f GiB/s)", r.PairedPct, r.PairedGiBs)
 	} else if r.PairError != "" {
 		limit += ", no bare runs beside it: " + r.PairError
+	}
+	if r.CopyRef != nil {
+		limit += fmt.Sprintf(", %.0f%% of a bare run with a migration's copies (%.3f GiB/s)", r.CopyRefPct, r.CopyRef.gibps())
+	} else if r.CopyRefError != "" {
+		limit += ", " + r.CopyRefError
 	}
 	return fmt.Sprintf("total %.0f ms, frozen %.1f ms, gap %.1f ms at the freeze and %.1f ms before, %d rounds, wire %.1f MiB (x%.2f), %.0f MiB/s%s, cpu s/GiB %.2f+%.2f, pre-touch %.0f ms",
 		r.TotalMS, r.FrozenMS, r.FreezeGapMS, r.OtherGapMS, r.Rounds, float64(r.WireBytes)/mib, r.Ratio, r.ThroughputMiBs, limit, r.SrcCPUPerGiB, r.DstCPUPerGiB, r.PreTouchMS)
@@ -198,6 +210,10 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 	}
 	r.fill(rep, workload.ParseBeats(data, beatPeriodMS, begin.UnixNano()), before, after, h.limit)
 	r.pair(pairErr)
+	r.CopyRefPct = Float(math.NaN())
+	if h.opt.CopyRef {
+		h.copyRef(ctx, &r, p)
+	}
 	if rep.FrozenAtUnixNS != 0 {
 		r.FreezeGapMS, r.OtherGapMS = workload.Gaps(data, begin.UnixNano(),
 			rep.FrozenAtUnixNS, rep.FrozenAtUnixNS+int64(rep.FrozenMS*1e6))
@@ -213,16 +229,37 @@ func (h *harness) runOnce(ctx context.Context, p Point) Run {
 // migration was on the wire (its memory size before the first) and adds
 // it to r.Paired: a transfer of another length would ramp up differently.
 func (h *harness) pairOnce(ctx context.Context, r *Run, p Point) error {
-	n, ok := h.wireMiB[p]
-	if !ok {
-		n = p.SizeMiB
-	}
-	q, err := h.quicOnce(ctx, max(n, 1))
+	q, err := h.quicOnce(ctx, h.pairMiB(p), false)
 	if err != nil {
 		return fmt.Errorf("bare QUIC run: %w", err)
 	}
 	r.Paired = append(r.Paired, q)
 	return nil
+}
+
+// pairMiB is the size of the point's bare runs.
+func (h *harness) pairMiB(p Point) int {
+	n, ok := h.wireMiB[p]
+	if !ok {
+		n = p.SizeMiB
+	}
+	return max(n, 1)
+}
+
+// copyRef runs one bare QUIC transfer whose ends also do a migration's
+// memory work, read each MiB with process_vm_readv before sending it and
+// write what arrives into fresh pages with UFFDIO_COPY, and sets
+// r.CopyRef and r.CopyRefPct: the page stream against the link with the
+// copies a migration cannot avoid, so that what is left is the
+// migration's own overhead.
+func (h *harness) copyRef(ctx context.Context, r *Run, p Point) {
+	q, err := h.quicOnce(ctx, h.pairMiB(p), true)
+	if err != nil {
+		r.CopyRefError = fmt.Sprintf("bare QUIC run with copies: %v", err)
+		return
+	}
+	r.CopyRef = &q
+	r.CopyRefPct = Float(100 * float64(r.StreamGiBs) / q.gibps())
 }
 
 // pair sets the paired figures once both bare runs are in.
