@@ -253,7 +253,13 @@ func (h *harness) pairMiB(p Point) int {
 // copies a migration cannot avoid, so that what is left is the
 // migration's own overhead.
 func (h *harness) copyRef(ctx context.Context, r *Run, p Point) {
-	q, err := h.quicOnce(ctx, h.pairMiB(p), true)
+	// The sink's fresh pages must not pay this VM's first touch either
+	// (see pretouch), as the migration's did not.
+	_, err := h.pretouch(ctx, h.pairMiB(p))
+	var q quicResult
+	if err == nil {
+		q, err = h.quicOnce(ctx, h.pairMiB(p), true)
+	}
 	if err != nil {
 		r.CopyRefError = fmt.Sprintf("bare QUIC run with copies: %v", err)
 		return
