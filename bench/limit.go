@@ -67,7 +67,7 @@ func (h *harness) quicOnce(ctx context.Context, mib int, copies bool) (quicResul
 	addr := net.JoinHostPort(h.h2.Addr.String(), strconv.Itoa(quicPort))
 	sink := []string{h.self, "quic-sink", "--id", filepath.Join(idDir, "h2"), "--listen", addr}
 	if copies {
-		sink = append(sink, "--copy")
+		sink = append(sink, "--copy", strconv.Itoa(mib))
 	}
 	pid, err := start(ctx, h.h2, dir, sink, "LISTENING", 10*time.Second)
 	if pid > 0 {

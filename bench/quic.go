@@ -77,7 +77,7 @@ func runQUICSink(args []string) error {
 	idDir := fs.String("id", "", "identity directory")
 	addr := fs.String("listen", "", "UDP address to listen on")
 	timeout := fs.Duration("timeout", 2*time.Minute, "give up after")
-	copyIn := fs.Bool("copy", false, "write what arrives into fresh pages with UFFDIO_COPY, as a migration's destination does")
+	copyMiB := fs.Int("copy", 0, "write what arrives, up to this many MiB, into fresh pages with UFFDIO_COPY, as a migration's destination does")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -103,8 +103,8 @@ func runQUICSink(args []string) error {
 	}
 	buf := make([]byte, quicChunk)
 	var n int64
-	if *copyIn {
-		f, ferr := newFreshPages()
+	if *copyMiB > 0 {
+		f, ferr := newFreshPages(*copyMiB)
 		if ferr != nil {
 			return ferr
 		}
@@ -217,27 +217,25 @@ func filledRegion(chunk []byte, mib int) ([]byte, error) {
 	return region, nil
 }
 
-// freshPages puts what it reads into pages never touched before, with UFFDIO_COPY (the kernel allocates each page and
-// copies into it), as a migration's destination writes a process's memory.
-// Its region is a NORESERVE reservation registered for missing pages.
+// freshPages puts what it reads into pages never touched before, with
+// UFFDIO_COPY (the kernel allocates each page and copies into it), as a
+// migration's destination writes a process's memory. Its region is
+// registered for missing pages.
 type freshPages struct {
 	region []byte
 	uffd   int
 	off    uint64
 }
 
-// freshReserve is the size of freshPages' reservation.
-const freshReserve = 64 << 30
-
-func newFreshPages() (*freshPages, error) {
-	region, err := unix.Mmap(-1, 0, freshReserve, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_NORESERVE)
+func newFreshPages(mib int) (*freshPages, error) {
+	region, err := unix.Mmap(-1, 0, mib<<20, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
 	if err != nil {
-		return nil, fmt.Errorf("mmap %d GiB NORESERVE: %w", freshReserve>>30, err)
+		return nil, fmt.Errorf("mmap %d MiB: %w", mib, err)
 	}
 	f := &freshPages{region: region, uffd: -1}
 	if f.uffd, err = linux.Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK); err == nil {
 		if _, err = linux.UffdAPI(f.uffd, linux.UFFD_FEATURE_SIGBUS); err == nil {
-			_, err = linux.UffdRegisterMissing(f.uffd, linux.SliceAddr(region), freshReserve)
+			_, err = linux.UffdRegisterMissing(f.uffd, linux.SliceAddr(region), uint64(len(region)))
 		}
 	}
 	if err != nil {
@@ -254,8 +252,8 @@ func (f *freshPages) readFrom(r io.Reader, buf []byte) (int64, error) {
 	var n int64
 	for {
 		k, err := io.ReadFull(r, buf)
-		if k%linux.PageSize != 0 || f.off+uint64(k) > freshReserve {
-			return n, fmt.Errorf("fresh pages: %d bytes at %d (whole pages, %d GiB at most)", k, f.off, freshReserve>>30)
+		if k%linux.PageSize != 0 || f.off+uint64(k) > uint64(len(f.region)) {
+			return n, fmt.Errorf("fresh pages: %d bytes at %d (whole pages, %d MiB at most)", k, f.off, len(f.region)>>20)
 		}
 		if k > 0 {
 			if _, err := linux.UffdCopy(f.uffd, linux.SliceAddr(f.region)+f.off, buf[:k]); err != nil {
