@@ -33,10 +33,10 @@ type Range = ranges.Range
 //     write to a page lifts the protection in the kernel, without stopping
 //     the writer for more than a page fault (about 1 µs), and the
 //     PAGEMAP_SCAN ioctl returns the unprotected ("written") pages and
-//     protects them again in the same page-table walk, so Collect is exact and atomic: a write
-//     racing with Collect is reported now or next time (sometimes both,
-//     when the page fault and the scan interleave). It costs about 0.4 ms
-//     per GiB when nothing was written.
+//     protects them again in the same page-table walk, so Collect is exact
+//     and atomic: a write racing with Collect is reported now or next time
+//     (sometimes both, when the page fault and the scan interleave). It
+//     costs about 0.4 ms per GiB when nothing was written.
 //   - soft-dirty (SoftDirtyTracker): /proc/PID/clear_refs and bit 55 of
 //     /proc/PID/pagemap, as CRIU uses it. Re-arming clears the whole process
 //     and is a separate step from reading, so a write between the two is

@@ -74,6 +74,7 @@ func (t *task) openAs(prefix, path string, flags uint64, who image.Creds, fd uin
 	return t.doWant(prefix+openWhat(path, who), fd, unix.SYS_OPENAT, atFDCWD, p, flags|unix.O_CLOEXEC, 0)
 }
 
+// openWhat names an open in the task, for its errors.
 func openWhat(path string, who image.Creds) string {
 	return fmt.Sprintf("open %s as uid %d gid %d", path, who.FSUID, who.FSGID)
 }
