@@ -150,26 +150,11 @@ var uffdFeatures = sync.OnceValues(func() (uint64, error) {
 // stealUffd makes pid create a userfaultfd, duplicates it into our process
 // and closes the target's copy.
 func stealUffd(pid int, r *ptrace.Remote) (int, error) {
-	ret, err := r.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|linux.UFFD_USER_MODE_ONLY)
-	if err != nil {
-		err = fmt.Errorf("injected userfaultfd in pid %d: %w", pid, err)
-		if errors.Is(err, unix.ESRCH) {
-			return -1, err
-		}
-		return -1, &noTrackingError{"uffd-wp", err}
+	uffd, err := ptrace.TakeNewFD(pid, r.Syscall, "userfaultfd", unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|linux.UFFD_USER_MODE_ONLY)
+	if err != nil && !errors.Is(err, ptrace.ErrLeftInTracee) && !errors.Is(err, unix.ESRCH) {
+		err = &noTrackingError{"uffd-wp", err}
 	}
-	remote := int(ret)
-	uffd, getErr := linux.TakeFD(pid, remote)
-	if ret, err := r.Syscall(unix.SYS_CLOSE, uint64(remote)); err != nil || ret != 0 {
-		if getErr == nil {
-			unix.Close(uffd)
-		}
-		return -1, fmt.Errorf("injected close(%d) of the userfaultfd in pid %d: %d, %w", remote, pid, int64(ret), err)
-	}
-	if getErr != nil {
-		return -1, &noTrackingError{"uffd-wp", getErr}
-	}
-	return uffd, nil
+	return uffd, err
 }
 
 // Name returns "uffd-wp".

@@ -8,6 +8,7 @@ import (
 
 	"github.com/migrate-dev/migrate/image"
 	"github.com/migrate-dev/migrate/internal/linux"
+	"github.com/migrate-dev/migrate/internal/ptrace"
 	"golang.org/x/sys/unix"
 )
 
@@ -62,20 +63,12 @@ func (f *filler) open(t *task, made []image.VMA) error {
 	if !want {
 		return nil
 	}
-	remote, err := t.call(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK)
+	fd, err := ptrace.TakeNewFD(t.pid, t.call, "userfaultfd", unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK)
+	if errors.Is(err, ptrace.ErrLeftInTracee) {
+		return err
+	}
 	if err != nil {
 		slog.Debug("restore: no userfaultfd, pages are written", "pid", t.pid, "err", err)
-		return nil
-	}
-	fd, takeErr := linux.TakeFD(t.pid, int(remote))
-	if ret, err := t.call(unix.SYS_CLOSE, remote); err != nil || ret != 0 {
-		if takeErr == nil {
-			unix.Close(fd)
-		}
-		return fmt.Errorf("close the userfaultfd %d made in the task: %d, %w", remote, int64(ret), err)
-	}
-	if takeErr != nil {
-		slog.Debug("restore: userfaultfd not taken, pages are written", "pid", t.pid, "err", takeErr)
 		return nil
 	}
 	if _, err := linux.UffdAPI(fd, linux.UFFD_FEATURE_SIGBUS); err != nil {

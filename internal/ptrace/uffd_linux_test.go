@@ -3,6 +3,7 @@
 package ptrace
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -59,29 +60,24 @@ func TestUffdWPAcrossProcesses(t *testing.T) {
 	}
 }
 
-// stealUffd injects userfaultfd() into the stopped tid, takes the fd with
-// pidfd_getfd, registers and write-protects [base, base+size), closes the
-// tracee's copy and restores the tracee. Cleanup closes our fd.
+// stealUffd makes a userfaultfd in the stopped tid with TakeNewFD,
+// registers and write-protects [base, base+size) and restores the tracee,
+// whose descriptor table must be as before. Cleanup closes our fd.
 func stealUffd(t *testing.T, tr *Tracer, tid int, base, size uint64) int {
 	t.Helper()
 	r, err := tr.NewRemote(tid, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	remoteFd, err := r.Syscall(unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|linux.UFFD_USER_MODE_ONLY)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pidfd, err := linux.PidfdOpen(tid, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Close(pidfd)
-	uffd, err := linux.PidfdGetfd(pidfd, int(remoteFd))
+	before := fdNames(t, tid)
+	uffd, err := TakeNewFD(tid, r.Syscall, "userfaultfd", unix.SYS_USERFAULTFD, unix.O_CLOEXEC|unix.O_NONBLOCK|linux.UFFD_USER_MODE_ONLY)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { unix.Close(uffd) })
+	if after := fdNames(t, tid); !slices.Equal(after, before) {
+		t.Fatalf("tracee's descriptors %v after TakeNewFD, %v before", after, before)
+	}
 	if _, err := linux.UffdAPI(uffd, linux.UFFD_FEATURE_WP_ASYNC|linux.UFFD_FEATURE_WP_UNPOPULATED); err != nil {
 		t.Fatal(err)
 	}
@@ -91,13 +87,28 @@ func stealUffd(t *testing.T, tr *Tracer, tid int, base, size uint64) int {
 	if err := linux.UffdWriteProtect(uffd, base, size, true); err != nil {
 		t.Fatal(err)
 	}
-	if ret, err := r.Syscall(unix.SYS_CLOSE, remoteFd); err != nil || ret != 0 {
-		t.Fatalf("injected close(%d) = %d, %v", remoteFd, ret, err)
+	// A call that fails makes no descriptor, and leaves none.
+	if _, err := TakeNewFD(tid, r.Syscall, "eventfd2", unix.SYS_EVENTFD2, 0, ^uint64(0)); !errors.Is(err, unix.EINVAL) || errors.Is(err, ErrLeftInTracee) {
+		t.Fatalf("eventfd2 with bad flags: %v, want EINVAL and nothing left", err)
 	}
 	if err := r.Restore(); err != nil {
 		t.Fatal(err)
 	}
 	return uffd
+}
+
+// fdNames lists /proc/PID/fd.
+func fdNames(t *testing.T, pid int) []string {
+	t.Helper()
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, len(ents))
+	for i, e := range ents {
+		names[i] = e.Name()
+	}
+	return names
 }
 
 // scanWritten returns the indexes of the written pages of [base,
