@@ -232,17 +232,12 @@ func newFreshPages(mib int) (*freshPages, error) {
 	if err != nil {
 		return nil, fmt.Errorf("mmap %d MiB: %w", mib, err)
 	}
-	f := &freshPages{region: region, uffd: -1}
-	if f.uffd, err = linux.Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK); err == nil {
-		if _, err = linux.UffdAPI(f.uffd, linux.UFFD_FEATURE_SIGBUS); err == nil {
-			_, err = linux.UffdRegisterMissing(f.uffd, linux.SliceAddr(region), uint64(len(region)))
-		}
-	}
+	uffd, err := linux.UffdMissing(linux.SliceAddr(region), uint64(len(region)))
 	if err != nil {
-		f.Close()
+		unix.Munmap(region)
 		return nil, err
 	}
-	return f, nil
+	return &freshPages{region: region, uffd: uffd}, nil
 }
 
 // readFrom reads r to its end in chunks of len(buf), copying each into
@@ -272,9 +267,7 @@ func (f *freshPages) readFrom(r io.Reader, buf []byte) (int64, error) {
 }
 
 func (f *freshPages) Close() error {
-	if f.uffd >= 0 {
-		unix.Close(f.uffd)
-	}
+	unix.Close(f.uffd)
 	return unix.Munmap(f.region)
 }
 

@@ -237,13 +237,7 @@ func BenchmarkStageUffdCopy(b *testing.B) {
 			b.Fatal(err)
 		}
 		var err error
-		if fd, err = Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK); err != nil {
-			b.Fatal(err)
-		}
-		if _, err = UffdAPI(fd, UFFD_FEATURE_SIGBUS); err == nil {
-			_, err = UffdRegisterMissing(fd, base, size)
-		}
-		if err != nil {
+		if fd, err = UffdMissing(base, size); err != nil {
 			b.Fatal(err)
 		}
 	}

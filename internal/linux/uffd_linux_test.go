@@ -100,7 +100,7 @@ func TestUffdCopy(t *testing.T) {
 	const npages = 8
 	m := testutil.MapPages(t, npages)
 	base := SliceAddr(m)
-	fd, err := Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK)
+	fd, err := UffdMissing(base, npages*PageSize)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -109,12 +109,6 @@ func TestUffdCopy(t *testing.T) {
 			unix.Close(fd)
 		}
 	}()
-	if _, err := UffdAPI(fd, UFFD_FEATURE_SIGBUS); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := UffdRegisterMissing(fd, base, npages*PageSize); err != nil {
-		t.Fatal(err)
-	}
 	src := make([]byte, 4*PageSize)
 	for i := range src {
 		src[i] = byte(i/PageSize + 1)

@@ -71,6 +71,26 @@ func uffdRegister(fd int, start, length, mode uint64, what string) (uint64, erro
 	return reg.Ioctls, nil
 }
 
+// UffdMissing returns a userfaultfd of this process in SIGBUS mode with
+// [start, start+length) registered for missing pages: UffdCopy fills
+// them, and anything else that touches a missing one fails at once
+// (SIGBUS, or EFAULT in the kernel) instead of waiting for a handler.
+// Closing it unregisters the range.
+func UffdMissing(start, length uint64) (int, error) {
+	fd, err := Userfaultfd(unix.O_CLOEXEC | unix.O_NONBLOCK)
+	if err != nil {
+		return -1, err
+	}
+	if _, err = UffdAPI(fd, UFFD_FEATURE_SIGBUS); err == nil {
+		_, err = UffdRegisterMissing(fd, start, length)
+	}
+	if err != nil {
+		unix.Close(fd)
+		return -1, err
+	}
+	return fd, nil
+}
+
 // UffdCopy fills the missing pages at dst (a range registered with
 // UffdRegisterMissing) with src, whose length is a multiple of the page
 // size: the kernel allocates each page and copies into it, with no
