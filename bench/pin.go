@@ -19,15 +19,9 @@ import (
 // pinned, so what it starts from now on inherits the set; the daemons
 // running already are restarted. It returns the sets, for the record.
 func (h *harness) pinHosts(ctx context.Context) (string, error) {
-	var all unix.CPUSet
-	if err := unix.SchedGetaffinity(0, &all); err != nil {
-		return "", fmt.Errorf("sched_getaffinity: %w", err)
-	}
-	var cpus []int
-	for c := range 64 * len(all) {
-		if all.IsSet(c) {
-			cpus = append(cpus, c)
-		}
+	cpus, err := allowedCPUs()
+	if err != nil {
+		return "", err
 	}
 	if len(cpus) < 2 {
 		return "", fmt.Errorf("--pin needs at least 2 CPUs, this process may run on %d", len(cpus))
@@ -48,6 +42,21 @@ func (h *harness) pinHosts(ctx context.Context) (string, error) {
 		desc += fmt.Sprintf("%s on CPUs %v; ", host.Name, share)
 	}
 	return desc[:len(desc)-2], h.restartDaemons(ctx)
+}
+
+// allowedCPUs lists the CPUs this process may run on.
+func allowedCPUs() ([]int, error) {
+	var all unix.CPUSet
+	if err := unix.SchedGetaffinity(0, &all); err != nil {
+		return nil, fmt.Errorf("sched_getaffinity: %w", err)
+	}
+	var cpus []int
+	for c := range 64 * len(all) {
+		if all.IsSet(c) {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
 }
 
 // pinThreads sets the CPU affinity of every thread of pid. A second pass
