@@ -61,6 +61,21 @@ func take(t *testing.T, pid int) fingerprint {
 	return fp
 }
 
+// settled compares pid with before until they match or a second passes:
+// a process just let go may still be running the system call it was
+// interrupted in (state R) before it sleeps again (S).
+func settled(t *testing.T, pid int, before fingerprint) string {
+	t.Helper()
+	deadline := time.Now().Add(time.Second)
+	for {
+		d := before.diff(take(t, pid))
+		if d == "" || time.Now().After(deadline) {
+			return d
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 func (a fingerprint) diff(b fingerprint) string {
 	var d []string
 	if a.maps != b.maps {
@@ -91,7 +106,7 @@ func TestUnsupportedFDLeavesProcess(t *testing.T) {
 		t.Fatalf("checkpoint with a pipe fd: %v", err)
 	}
 	t.Log(err)
-	if d := before.diff(take(t, p.PID)); d != "" {
+	if d := settled(t, p.PID, before); d != "" {
 		t.Errorf("process changed: %s", d)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
@@ -124,8 +139,7 @@ func TestAbortAfterInjection(t *testing.T) {
 	if sawScratch {
 		t.Error("scratch mapping still present after the injected calls")
 	}
-	time.Sleep(20 * time.Millisecond)
-	if d := before.diff(take(t, pid)); d != "" {
+	if d := settled(t, pid, before); d != "" {
 		t.Errorf("process changed: %s", d)
 	}
 	if _, err := os.Stat(dir); !os.IsNotExist(err) {
